@@ -1,0 +1,149 @@
+"""``sparsesim compress``, ``decompress`` and ``traffic``: the sparse formats from the shell."""
+
+from __future__ import annotations
+
+import json
+
+ENCODING_CHOICES = ("index", "combinatorial", "bitmask", "cutlass")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "compress",
+        help="prune + compress a .npy weight matrix into values + metadata (.npz)",
+        description=(
+            "Prune a 2-D .npy matrix to N:M along its last axis (K) and write the compressed "
+            "values and metadata to an .npz archive. Encodings: index (ceil(log2 M) bits per "
+            "kept value), combinatorial (ceil(log2 C(M,N)) bits per group), bitmask (M bits "
+            "per group), cutlass (the 2:4 tensor-core layout: int16/int32 reordered metadata)."
+        ),
+    )
+    p.add_argument("input", help="input .npy file (rows x K)")
+    p.add_argument("--out", "-o", required=True, help="output .npz file (written atomically)")
+    p.add_argument("--pattern", default="2:4", help="N:M pattern (default 2:4)")
+    p.add_argument("--encoding", default="index", choices=ENCODING_CHOICES)
+    p.add_argument("--pad", action="store_true", help="zero-pad K up to a multiple of M")
+    p.set_defaults(func=_compress)
+
+    p = sub.add_parser("decompress", help="rebuild the dense .npy matrix from a compressed .npz")
+    p.add_argument("input", help=".npz written by 'sparsesim compress'")
+    p.add_argument("--out", "-o", required=True, help="output .npy file (written atomically)")
+    p.set_defaults(func=_decompress)
+
+    p = sub.add_parser(
+        "traffic",
+        help="exact bytes of a sparse operand under each pattern and encoding",
+        description="Print the bytes of A[m x k] as values + metadata for dense, N:M and unstructured formats.",
+    )
+    p.add_argument("--shape", default="4096x4096", help="MxK of the sparse operand (default 4096x4096)")
+    p.add_argument("--dtype", action="append", help="element dtype(s): int8, fp8, fp16, bf16, fp32 (repeatable)")
+    p.add_argument("--pattern", action="append", help="patterns (repeatable; default dense, 2:4, 4:8)")
+    p.add_argument("--density", type=float, default=0.5, help="density for unstructured formats (default 0.5)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_traffic)
+
+
+def _load_npy(path):
+    import numpy as np
+
+    from ..errors import InputError
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not a readable .npy/.npz file ({exc})") from None
+
+
+def _compress(args) -> int:
+    import numpy as np
+
+    from .. import formats
+    from ..errors import InputError
+    from ..io import atomic_path
+    from ..patterns import parse_pattern
+
+    w = _load_npy(args.input)
+    if not isinstance(w, np.ndarray):
+        raise InputError(f"{args.input}: expected a single array (.npy), got an archive")
+    pat = parse_pattern(args.pattern)
+    if not pat.is_nm:
+        raise InputError(f"--pattern must be N:M, got {args.pattern!r}")
+    k = w.shape[1] if w.ndim == 2 else 0
+    if args.encoding == "cutlass":
+        if (pat.n, pat.m) not in ((2, 4), (1, 2)):
+            raise InputError("--encoding cutlass takes 2:4 (1:2 for float32)")
+        dense = formats.prune(w, pat.n, pat.m, pad=args.pad)
+        values, meta = formats.to_cutlass(dense)
+        arrays = {"values": values, "metadata": meta}
+    else:
+        values, indices = formats.compress(w, pat.n, pat.m, pad=args.pad)
+        meta = formats.encode_metadata(indices, pat.n, pat.m, args.encoding)
+        arrays = {"values": values, "metadata": meta}
+    header = {"pattern": str(pat), "encoding": args.encoding, "k": int(k), "dtype": str(w.dtype)}
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, header=np.array(json.dumps(header)), **arrays)
+    dense_bytes = w.nbytes
+    print(
+        f"{args.input}: {w.shape[0]}x{k} {w.dtype} -> {pat} '{args.encoding}': "
+        f"values {values.nbytes} B + metadata {meta.nbytes} B = {values.nbytes + meta.nbytes} B "
+        f"({(values.nbytes + meta.nbytes) / max(dense_bytes, 1):.2%} of dense) -> {args.out}"
+    )
+    return 0
+
+
+def _decompress(args) -> int:
+    import numpy as np
+
+    from .. import formats
+    from ..errors import FormatError
+    from ..io import save_npy_atomic
+    from ..patterns import parse_pattern
+
+    z = _load_npy(args.input)
+    try:
+        header = json.loads(str(z["header"]))
+        values, meta = z["values"], z["metadata"]
+    except (KeyError, TypeError, ValueError):
+        raise FormatError(f"{args.input}: not an archive written by 'sparsesim compress'") from None
+    pat = parse_pattern(header["pattern"])
+    if header["encoding"] == "cutlass":
+        dense = formats.from_cutlass(values, meta)
+    else:
+        groups = values.shape[1] // pat.n
+        idx = formats.decode_metadata(meta, pat.n, pat.m, groups, header["encoding"])
+        dense = formats.decompress(values, idx, pat.n, pat.m)
+    dense = dense[:, : header["k"]]
+    save_npy_atomic(args.out, np.ascontiguousarray(dense))
+    print(f"{args.input}: {header['pattern']} '{header['encoding']}' -> {dense.shape[0]}x{dense.shape[1]} {dense.dtype} -> {args.out}")
+    return 0
+
+
+def _traffic(args) -> int:
+    from ..errors import InputError
+    from ..formats import ENCODINGS, UNSTRUCTURED_FORMATS, traffic_bytes
+    from ..patterns import parse_pattern
+
+    try:
+        m, k = (int(x) for x in args.shape.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--shape must look like 4096x4096, got {args.shape!r}") from None
+    rows = []
+    for dt in args.dtype or ["int8", "fp16"]:
+        for p in args.pattern or ["dense", "2:4", "4:8", "unstructured"]:
+            pat = parse_pattern(p, args.density if p.startswith("unstructured") else None)
+            encs = [None] if pat.is_dense else (ENCODINGS if pat.is_nm else UNSTRUCTURED_FORMATS)
+            for enc in encs:
+                t = traffic_bytes(m, k, dt, pat, enc)
+                rows.append({"dtype": dt, "pattern": str(pat), **t, "fraction_of_dense": t["total"] / t["dense"]})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"A = {m} x {k}")
+    print(f"{'dtype':6} {'pattern':18} {'encoding':14} {'values B':>12} {'metadata B':>12} {'total B':>12} {'of dense':>9}")
+    for r in rows:
+        print(f"{r['dtype']:6} {r['pattern']:18} {str(r['encoding'] or '-'):14} {r['values']:>12} "
+              f"{r['metadata']:>12} {r['total']:>12} {r['fraction_of_dense']:>9.2%}")
+    return 0
