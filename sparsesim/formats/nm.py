@@ -148,16 +148,19 @@ def _nm_decompress_kernel(vals, idx, n, m, out, bad_slot):
 
 
 def _nm_args(n, m):
-    if isinstance(n, str) and m is None:
+    """``(n, m)`` from ints or from a spec string in ``n`` (``"2:4"``, then ``m`` is None)."""
+    if isinstance(n, str):
+        if m is not None:
+            raise InputError(f"give the pattern either as a spec ({n!r}) or as n, m - not both")
         pat = parse_pattern(n)
         if not pat.is_nm:
             raise InputError(f"pattern {n!r} is not an N:M pattern")
         return pat.n, pat.m
-    pat = parse_pattern(f"{n}:{m}")
+    pat = parse_pattern(f"{n}:{4 if m is None else m}")
     return pat.n, pat.m
 
 
-def compress(w, n=2, m=4, pad: bool = False):
+def compress(w, n=2, m=None, pad: bool = False):
     """Keep the N largest magnitudes of each group of M along K and compress.
 
     ``n`` may also be a spec string such as ``"2:4"`` (with ``m`` left ``None``).
@@ -166,7 +169,7 @@ def compress(w, n=2, m=4, pad: bool = False):
     ``pad=True`` a K that is not a multiple of M is zero-padded first; otherwise it
     raises :class:`FormatError`.
     """
-    n, m = _nm_args(n, m) if m is not None or isinstance(n, str) else _nm_args(n, 4)
+    n, m = _nm_args(n, m)
     w = as_matrix(w, "weight matrix")
     k = check_group(w.shape[1], m, pad)
     w = pad_columns(w, k)
@@ -185,14 +188,14 @@ def compress(w, n=2, m=4, pad: bool = False):
     return vals_bits.view(w.dtype), idx
 
 
-def decompress(values, indices, n=2, m=4, k: int | None = None):
+def decompress(values, indices, n=2, m=None, k: int | None = None):
     """Invert :func:`compress`: scatter ``values`` to the positions in ``indices``.
 
     Raises :class:`FormatError` when an index is out of range or indices are not
     strictly ascending inside a group (a word the hardware would not accept).
     ``k`` (optional) trims zero padding added by ``compress(..., pad=True)``.
     """
-    n, m = _nm_args(n, m) if m is not None or isinstance(n, str) else _nm_args(n, 4)
+    n, m = _nm_args(n, m)
     values = as_matrix(values, "values")
     indices = as_matrix(indices, "indices")
     if values.shape != indices.shape:
@@ -225,7 +228,7 @@ def decompress(values, indices, n=2, m=4, k: int | None = None):
     return out
 
 
-def prune(w, n=2, m=4, pad: bool = False):
+def prune(w, n=2, m=None, pad: bool = False):
     """Zero all but the N largest magnitudes in each group of M along K (same shape and dtype).
 
     With ``pad=True`` and K not a multiple of M the last partial group is pruned as
@@ -234,13 +237,13 @@ def prune(w, n=2, m=4, pad: bool = False):
     w = as_matrix(w, "weight matrix")
     k = w.shape[1]
     vals, idx = compress(w, n, m, pad=pad)
-    nn, mm = _nm_args(n, m) if m is not None or isinstance(n, str) else _nm_args(n, 4)
+    nn, mm = _nm_args(n, m)
     return decompress(vals, idx, nn, mm, k=k)
 
 
-def is_nm_sparse(w, n=2, m=4) -> bool:
+def is_nm_sparse(w, n=2, m=None) -> bool:
     """True when every group of M along K has at most N non-zeros."""
-    n, m = _nm_args(n, m) if m is not None or isinstance(n, str) else _nm_args(n, 4)
+    n, m = _nm_args(n, m)
     w = as_matrix(w, "matrix")
     if w.shape[1] % m:
         return False
