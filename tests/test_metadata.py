@@ -93,3 +93,19 @@ def test_encoder_rejects_invalid_indices():
         decode_metadata(np.zeros((1, 3), np.uint8), 2, 4, 2)
     with pytest.raises(FormatError, match="uint8"):
         decode_metadata(np.zeros((1, 1), np.int8), 2, 4, 2)
+
+
+@pytest.mark.parametrize("nm", [(2, 4), (4, 8), (1, 2)])
+@pytest.mark.parametrize("enc", ENCODINGS)
+@pytest.mark.parametrize("k", [16, 20, 64])
+def test_compress_packed_equals_compress_then_encode(nm, enc, k):
+    from sparsesim.formats import compress_packed
+
+    n, m = nm
+    if k % m:
+        return
+    w = np.random.default_rng(k).integers(-4, 5, (7, k)).astype(np.float16)
+    v, idx = compress(w, n, m)
+    pv, packed = compress_packed(w, n, m, enc)
+    assert pv.tobytes() == v.tobytes()
+    assert packed.tobytes() == encode_metadata(idx, n, m, enc).tobytes()

@@ -6,12 +6,12 @@ Layer rule: this package knows nothing of timing, sweeps or the CLI.
 
 from .cutlass import from_cutlass, to_cutlass
 from .metadata import ENCODINGS, bits_per_group, decode as decode_metadata, encode as encode_metadata, metadata_bytes
-from .nm import compress, decompress, is_nm_sparse, prune
+from .nm import compress, compress_packed, decompress, is_nm_sparse, prune
 from .traffic import UNSTRUCTURED_FORMATS, compression_table, nnz_for_density, traffic_bytes
 from .unstructured import CSB, CSR, Bitmask, bitmask_encode, csb_encode, csr_encode
 
 __all__ = [
-    "prune", "compress", "decompress", "is_nm_sparse",
+    "prune", "compress", "compress_packed", "decompress", "is_nm_sparse",
     "ENCODINGS", "encode_metadata", "decode_metadata", "bits_per_group", "metadata_bytes",
     "to_cutlass", "from_cutlass",
     "CSR", "CSB", "Bitmask", "csr_encode", "csb_encode", "bitmask_encode",

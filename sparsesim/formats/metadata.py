@@ -88,25 +88,45 @@ def _binom_table(mmax):
 
 
 @njit(parallel=True, cache=True)
-def _indices_to_fields(idx, n, m, encoding, binom, fields):
-    """encoding 0=index, 1=combinatorial, 2=bitmask. Indices are trusted (from compress)."""
+def _encode_kernel(idx, n, m, encoding, binom, width, out, bad_group):
+    """Validate each group's indices, turn them into fields and pack them, one row per task.
+
+    encoding 0=index, 1=combinatorial, 2=bitmask. Fields are appended LSB first to a
+    bit accumulator that is flushed a byte at a time; ``bad_group[r]`` is the first
+    group of row r whose indices are not strictly ascending below m (else -1).
+    """
     rows = idx.shape[0]
     groups = idx.shape[1] // n
     for r in prange(rows):
+        bad_group[r] = -1
+        acc = np.uint64(0)
+        nbits = 0
+        o = 0
         for g in range(groups):
-            if encoding == 0:
-                for j in range(n):
-                    fields[r, g * n + j] = idx[r, g * n + j]
-            elif encoding == 1:
-                code = 0
-                for j in range(n):
-                    code += binom[np.int64(idx[r, g * n + j]), j + 1]
-                fields[r, g] = code
-            else:
-                word = 0
-                for j in range(n):
-                    word |= np.int64(1) << np.int64(idx[r, g * n + j])
-                fields[r, g] = word
+            prev = -1
+            word = 0
+            for j in range(n):
+                i = np.int64(idx[r, g * n + j])
+                if (i <= prev or i >= m) and bad_group[r] < 0:
+                    bad_group[r] = g
+                prev = i
+                if encoding == 0:
+                    acc |= np.uint64(i) << np.uint64(nbits)
+                    nbits += width
+                elif encoding == 1:
+                    word += binom[i, j + 1]
+                else:
+                    word |= np.int64(1) << i
+            if encoding != 0:
+                acc |= np.uint64(word) << np.uint64(nbits)
+                nbits += width
+            while nbits >= 8:
+                out[r, o] = np.uint8(acc & np.uint64(0xFF))
+                acc >>= np.uint64(8)
+                nbits -= 8
+                o += 1
+        if nbits > 0:
+            out[r, o] = np.uint8(acc & np.uint64(0xFF))
 
 
 @njit(parallel=True, cache=True)
@@ -155,26 +175,6 @@ def _fields_to_indices(fields, n, m, encoding, binom, idx, bad_group):
 
 
 @njit(parallel=True, cache=True)
-def _pack_fields(fields, width, out):
-    """Lay fields end to end, LSB first, one byte-aligned stream per row."""
-    rows, nf = fields.shape
-    for r in prange(rows):
-        acc = np.uint64(0)
-        nbits = 0
-        o = 0
-        for f in range(nf):
-            acc |= np.uint64(fields[r, f]) << np.uint64(nbits)
-            nbits += width
-            while nbits >= 8:
-                out[r, o] = np.uint8(acc & np.uint64(0xFF))
-                acc >>= np.uint64(8)
-                nbits -= 8
-                o += 1
-        if nbits > 0:
-            out[r, o] = np.uint8(acc & np.uint64(0xFF))
-
-
-@njit(parallel=True, cache=True)
 def _unpack_fields(packed, width, nf, fields):
     rows = packed.shape[0]
     mask = (np.uint64(1) << np.uint64(width)) - np.uint64(1)
@@ -220,23 +220,23 @@ def encode(indices, n: int, m: int, encoding: str = "index") -> np.ndarray:
     f, width = field_bits(n, m, encoding)
     rows, kept = indices.shape
     groups = kept // n
-    idx = np.ascontiguousarray(indices, dtype=np.int64)
-    # validate: strictly ascending, in range
-    g = idx.reshape(rows, groups, n)
-    bad = (g < 0) | (g >= m)
-    if n > 1:
-        bad[:, :, 1:] |= g[:, :, 1:] <= g[:, :, :-1]
-    if bad.any():
-        r, gg, _ = np.argwhere(bad)[0]
+    if indices.dtype.kind not in "iu":
+        raise FormatError(f"indices must be integers, got {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= m):
+        raise FormatError(f"indices must be positions below {m}, found {int(indices.max())}")
+    idx = np.ascontiguousarray(indices, dtype=np.uint8)
+    out = np.zeros((rows, row_bytes(groups, n, m, encoding)), dtype=np.uint8)
+    bad_group = np.full(rows, -1, dtype=np.int64)
+    if rows and groups:
+        _encode_kernel(idx, n, m, _ENC_CODE[encoding], _binom(), width, out, bad_group)
+    bad_rows = np.flatnonzero(bad_group >= 0)
+    if bad_rows.size:
+        r = int(bad_rows[0])
+        gg = int(bad_group[r])
         raise FormatError(
-            f"invalid {n}:{m} indices at row {r}, group {gg}: {list(g[r, gg])} "
+            f"invalid {n}:{m} indices at row {r}, group {gg}: {list(indices[r, gg * n:(gg + 1) * n])} "
             f"(expected strictly ascending positions below {m})"
         )
-    fields = np.empty((rows, groups * f), dtype=np.int64)
-    out = np.zeros((rows, row_bytes(groups, n, m, encoding)), dtype=np.uint8)
-    if rows and groups:
-        _indices_to_fields(idx, n, m, _ENC_CODE[encoding], _binom(), fields)
-        _pack_fields(fields, width, out)
     return out
 
 

@@ -73,11 +73,14 @@ _PAIR_HI = np.array([0, 0, 0, 1, 0, 2, 2, 0, 0, 3, 3, 0, 3, 0, 0, 0], dtype=np.u
 
 
 @njit(parallel=True, cache=True)
-def _compress_2of4_kernel(src, mode, mask, nonfinite, lo_tab, hi_tab, out_vals, out_idx):
+def _compress_2of4_kernel(src, mode, mask, nonfinite, lo_tab, hi_tab, out_vals, out_idx, out_meta, packed):
     """2:4 fast path of :func:`_nm_compress_kernel`: six comparisons per group.
 
     Element i is kept when fewer than two others beat it (larger key, or equal key
-    at a lower position); the 4-bit kept mask indexes the position tables.
+    at a lower position); the 4-bit kept mask indexes the position tables. With
+    ``packed`` the indices go straight into ``out_meta`` as the 'index' metadata
+    stream (nibble ``idx0 | idx1 << 2`` per group, two groups per byte, low first)
+    instead of ``out_idx``.
     """
     rows, k = src.shape
     groups = k // 4
@@ -118,8 +121,15 @@ def _compress_2of4_kernel(src, mode, mask, nonfinite, lo_tab, hi_tab, out_vals, 
             i1 = hi_tab[kept]
             out_vals[r, 2 * g] = src[r, b + i0]
             out_vals[r, 2 * g + 1] = src[r, b + i1]
-            out_idx[r, 2 * g] = i0
-            out_idx[r, 2 * g + 1] = i1
+            if packed:
+                nib = i0 | (i1 << 2)
+                if g & 1:
+                    out_meta[r, g >> 1] |= nib << 4
+                else:
+                    out_meta[r, g >> 1] = nib
+            else:
+                out_idx[r, 2 * g] = i0
+                out_idx[r, 2 * g + 1] = i1
     return bad
 
 
@@ -180,12 +190,42 @@ def compress(w, n=2, m=None, pad: bool = False):
     if rows and k:
         args = (src, mode, src.dtype.type(mask), src.dtype.type(nonfinite))
         if (n, m) == (2, 4):
-            bad = _compress_2of4_kernel(*args, _PAIR_LO, _PAIR_HI, vals_bits, idx)
+            no_meta = np.empty((0, 0), dtype=np.uint8)
+            bad = _compress_2of4_kernel(*args, _PAIR_LO, _PAIR_HI, vals_bits, idx, no_meta, False)
         else:
             bad = _nm_compress_kernel(*args, n, m, vals_bits, idx)
         if bad:
             raise FormatError(f"weight matrix has {bad} NaN/Inf value(s); N:M pruning needs finite values")
     return vals_bits.view(w.dtype), idx
+
+
+def compress_packed(w, n=2, m=None, encoding: str = "index", pad: bool = False):
+    """Prune + compress + pack metadata in one step: ``(values, packed_metadata)``.
+
+    Same result as ``compress`` followed by
+    :func:`sparsesim.formats.metadata.encode`; for 2:4 'index' metadata (the
+    tensor-core stream) a fused kernel writes the packed nibbles directly.
+    """
+    from .metadata import encode
+
+    n, m = _nm_args(n, m)
+    if (n, m) != (2, 4) or encoding != "index":
+        values, idx = compress(w, n, m, pad=pad)
+        return values, encode(idx, n, m, encoding)
+    w = as_matrix(w, "weight matrix")
+    k = check_group(w.shape[1], m, pad)
+    w = pad_columns(w, k)
+    src, mode, mask, nonfinite = key_view(w)
+    rows = w.shape[0]
+    vals_bits = np.empty((rows, k // 2), dtype=src.dtype)
+    meta = np.zeros((rows, (k // 4 + 1) // 2), dtype=np.uint8)
+    if rows and k:
+        no_idx = np.empty((0, 0), dtype=np.uint8)
+        bad = _compress_2of4_kernel(src, mode, src.dtype.type(mask), src.dtype.type(nonfinite),
+                                    _PAIR_LO, _PAIR_HI, vals_bits, no_idx, meta, True)
+        if bad:
+            raise FormatError(f"weight matrix has {bad} NaN/Inf value(s); N:M pruning needs finite values")
+    return vals_bits.view(w.dtype), meta
 
 
 def decompress(values, indices, n=2, m=None, k: int | None = None):
