@@ -105,3 +105,16 @@ def test_errors():
         from_cutlass(v, meta.astype(np.int32))
     with pytest.raises(FormatError, match="columns"):
         from_cutlass(v, meta[:, :1])
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([np.int8, np.float16, np.float32]), st.integers(1, 3), st.integers(1, 3),
+       st.floats(0.0, 0.9), st.integers(0, 2**32 - 1))
+def test_roundtrip_and_oracle_property(dtype, row_blocks, k_blocks, zero_frac, seed):
+    rows = row_blocks * (16 if dtype == np.int8 else 32)
+    k = k_blocks * {np.int8: 64, np.float16: 32, np.float32: 16}[dtype]
+    _check(_sparse(dtype, (rows, k), np.random.default_rng(seed), zero_frac))
