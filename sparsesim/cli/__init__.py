@@ -18,6 +18,7 @@ from ..errors import SparsesimError
 # Sub-command modules, in the order they appear in --help.
 COMMAND_MODULES = [
     "sparsesim.cli.formats_cmd",
+    "sparsesim.cli.int8_cmd",
 ]
 
 
