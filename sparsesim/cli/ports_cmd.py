@@ -1,0 +1,136 @@
+"""``sparsesim ports``: x86 execution-port model of the AVX-512 / VNNI GEMM micro-kernels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+KERNEL_CHOICES = ("fp32", "avx512-int8", "vnni", "vnni-2to4")
+
+
+def _dims(text: str):
+    parts = text.lower().replace("*", "x").split("x")
+    try:
+        vals = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers joined by 'x', got {text!r}") from None
+    if any(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"dimensions must be positive, got {text!r}")
+    return vals
+
+
+def _gemm(text):
+    v = _dims(text)
+    if len(v) != 3:
+        raise argparse.ArgumentTypeError(f"expected MxNxK, got {text!r}")
+    return v
+
+
+def _mk(text):
+    v = _dims(text)
+    if len(v) != 2:
+        raise argparse.ArgumentTypeError(f"expected MxK, got {text!r}")
+    return v
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "ports",
+        help="x86 port model of the int8/fp32 AVX-512 GEMM micro-kernels",
+        description=(
+            "Issue one micro-kernel's instruction stream to the execution ports of a CPU "
+            "config (SimPy model) and report steady-state cycles per iteration, MACs per "
+            "cycle and what bounds the loop; optionally the exact assembly, llvm-mca's "
+            "prediction, a whole-GEMM estimate with cache/DRAM traffic, or where 2:4 "
+            "weights beat dense VNNI."
+        ),
+    )
+    p.add_argument("--arch", required=True, help="CPU config name (xeon-8180, xeon-8280, xeon-5120, xeon-8380, zen4-genoa) or path")
+    p.add_argument("--kernel", required=True, choices=KERNEL_CHOICES, help="micro-kernel")
+    p.add_argument("--mr", type=int, default=None, help="rows of activations per register tile (default 4)")
+    p.add_argument("--nr", type=int, default=None, help="zmm columns of weights per register tile (default 4)")
+    p.add_argument("--emit-asm", action="store_true", help="print the loop's exact assembly (Intel syntax) and exit")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--iterations", type=int, default=96, help="loop iterations simulated (default 96)")
+    p.add_argument("--ghz", type=float, default=None,
+                   help="clock for TOPS figures (default: the config's all-core AVX-512 turbo)")
+    p.add_argument("--cores", type=int, default=None, help="cores used (default: all of one socket)")
+    p.add_argument("--gemm", type=_gemm, default=None, metavar="MxNxK",
+                   help="also estimate a whole GEMM C[m x n] = W[m x k] . X[k x n] (weights W)")
+    p.add_argument("--crossover", type=_mk, default=None, metavar="MxK",
+                   help="tabulate dense VNNI vs 2:4 weights over n for W[m x k]")
+    p.add_argument("--compare-mca", default=None, metavar="LLVM_MCA",
+                   help="also run this llvm-mca executable (e.g. llvm-mca-19) on the emitted loop")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from ..arch.cpu import load_cpu_arch
+    from ..errors import InputError
+    from ..timing.microkernels import build_kernel, emit_asm
+    from ..timing.ports import gemm_timing, llvm_mca_cycles, simulate_kernel, sparse_crossover
+
+    arch = load_cpu_arch(args.arch)
+    kw = {}
+    if args.mr is not None:
+        kw["mr"] = args.mr
+    if args.nr is not None:
+        kw["nr"] = args.nr
+    kernel = build_kernel(args.kernel, **kw)
+    if args.emit_asm:
+        print(emit_asm(kernel), end="")
+        return 0
+    ghz = args.ghz if args.ghz is not None else arch.clock.avx512_all_core_turbo_ghz
+    cores = args.cores if args.cores is not None else arch.core.count
+    if not ghz > 0:
+        raise InputError(f"--ghz must be positive, got {ghz}")
+    if not 1 <= cores <= arch.core.count:
+        raise InputError(f"--cores must be in 1..{arch.core.count} for {arch.name}, got {cores}")
+    res = simulate_kernel(arch, kernel, iterations=args.iterations)
+    out = res.to_dict()
+    out["ghz"] = ghz
+    out["cores"] = cores
+    out["peak_tops_socket"] = 2.0 * res.macs_per_cycle * cores * ghz / 1e3
+    out["llvm_mcpu"] = arch.llvm_mcpu
+    if args.compare_mca:
+        out["llvm_mca_cycles_per_iteration"] = llvm_mca_cycles(emit_asm(kernel), arch.llvm_mcpu, args.compare_mca)
+    if args.gemm:
+        m, n, k = args.gemm
+        out["gemm"] = gemm_timing(arch, args.kernel, m, n, k, cores=cores, ghz=ghz,
+                                  mr=args.mr, nr=args.nr).to_dict()
+    if args.crossover:
+        m, k = args.crossover
+        out["crossover"] = sparse_crossover(arch, m, k, cores=cores, ghz=ghz, mr=args.mr, nr=args.nr)
+
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{arch.name}: {arch.description}")
+    print(f"kernel {kernel.name} {kernel.mr}x{kernel.nr} ({kernel.accumulators} accumulator chains, "
+          f"{out['uops_per_iteration']} uops/iteration)")
+    print(f"  cycles/iteration   {res.cycles_per_iteration:8.3f}   bound: {res.bound}")
+    print(f"  lower bounds       ports {res.port_bound_cycles:.2f}, latency {res.latency_bound_cycles:.2f}, "
+          f"front end {res.frontend_bound_cycles:.2f}")
+    print(f"  MACs/cycle/core    {res.macs_per_cycle:8.2f}")
+    print(f"  peak per socket    {out['peak_tops_socket']:8.3f} TOPS  ({cores} cores x {ghz} GHz)")
+    busy = ", ".join(f"{p} {c:.2f}" for p, c in res.port_cycles.items() if c > 0)
+    print(f"  port cycles/iter   {busy}")
+    if "llvm_mca_cycles_per_iteration" in out:
+        v = out["llvm_mca_cycles_per_iteration"]
+        print(f"  llvm-mca -mcpu={arch.llvm_mcpu}: {v:.3f} cycles/iteration "
+              f"({100 * (res.cycles_per_iteration - v) / v:+.1f}% model vs llvm-mca)")
+    if "gemm" in out:
+        g = out["gemm"]
+        print(f"GEMM {g['m']}x{g['n']}x{g['k']}: {g['seconds'] * 1e6:.1f} us, {g['tops']:.2f} TOPS, bound {g['bound']} "
+              f"(compute {g['compute_seconds'] * 1e6:.1f} us, DRAM {g['dram_seconds'] * 1e6:.1f} us, "
+              f"{g['dram_bytes']['total'] / 1e6:.2f} MB)")
+    if "crossover" in out:
+        c = out["crossover"]
+        print(f"dense VNNI vs 2:4 weights, W {args.crossover[0]}x{args.crossover[1]}:")
+        print(f"  {'n':>6s} {'dense us':>10s} {'2:4 us':>10s} {'speedup':>8s}  bounds")
+        for i, n in enumerate(c["n"]):
+            print(f"  {n:6d} {c['dense_s'][i] * 1e6:10.2f} {c['sparse_s'][i] * 1e6:10.2f} {c['speedup'][i]:8.2f}  "
+                  f"{c['dense_bound'][i]}/{c['sparse_bound'][i]}")
+        w = c["sparse_wins_up_to_n"]
+        print(f"  2:4 wins up to n = {w}" if w else "  2:4 never wins here")
+    return 0

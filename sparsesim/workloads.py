@@ -1,0 +1,274 @@
+"""Workloads: networks written as the list of GEMMs a sparse tensor core runs.
+
+Shape convention (the hardware one, used everywhere in sparsesim)::
+
+    C[m x n] = A[m x k] . B[k x n]
+
+``A`` is the weight, the operand that is pruned (2:4, 4:8, unstructured...) and
+compressed along the reduction axis ``k``; ``B`` holds the activations.
+
+* ``op = "conv2d"`` layers become their implicit GEMM: ``m = out_channels``,
+  ``k = in_channels * kernel_h * kernel_w`` and ``n = batch * out_h * out_w`` with
+  ``out = floor((in + 2 * padding - kernel) / stride) + 1`` per spatial axis.
+* ``op = "linear"`` layers: ``m = out_features``, ``k = in_features`` and
+  ``n = batch * seq_len`` (tokens; ``seq_len`` defaults to 1, so a CNN's FC layer
+  gets ``n = batch``).
+
+``repeat`` says how many identical layers the network holds (e.g. 12 encoder
+layers) so that network totals are sums of ``repeat * per-layer``.
+
+Workload files live in ``workloads/*.toml`` at the repository root (or in the
+folder named by ``$SPARSESIM_WORKLOADS``); a path to any ``.toml`` file works too.
+The loader checks every key like a config loader: an unknown key, a missing key
+or a value of the wrong type raises :class:`~sparsesim.errors.ConfigError` naming
+the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+ENV_DIR = "SPARSESIM_WORKLOADS"
+
+# key -> (python types accepted, description of the expected type, required?)
+_TOP_KEYS = {
+    "name": ((str,), "string", True),
+    "description": ((str,), "string", True),
+    "sources": ((list,), "list of strings (papers / model configs the shapes come from)", True),
+    "batch": ((int,), "positive integer", False),
+    "seq_len": ((int,), "positive integer", False),
+    "layers": ((list,), "array of [[layers]] tables", True),
+}
+_COMMON_LAYER_KEYS = {
+    "name": ((str,), "string", True),
+    "op": ((str,), "string, one of 'conv2d', 'linear'", True),
+    "repeat": ((int,), "positive integer", False),
+}
+_OP_KEYS = {
+    "conv2d": {
+        "in_channels": ((int,), "positive integer", True),
+        "out_channels": ((int,), "positive integer", True),
+        "kernel": ((int, list), "positive integer or [kh, kw]", True),
+        "stride": ((int, list), "positive integer or [sh, sw]", False),
+        "padding": ((int, list), "non-negative integer or [ph, pw]", False),
+        "input_hw": ((list,), "[in_h, in_w] of positive integers", True),
+    },
+    "linear": {
+        "in_features": ((int,), "positive integer", True),
+        "out_features": ((int,), "positive integer", True),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One GEMM of a workload (``repeat`` identical copies of it)."""
+
+    name: str
+    op: str
+    m: int
+    n: int
+    k: int
+    repeat: int = 1
+    params: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one copy of the dense GEMM."""
+        return self.m * self.n * self.k
+
+    @property
+    def weights(self) -> int:
+        """Elements of the weight operand A (one copy)."""
+        return self.m * self.k
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A named list of GEMM layers with the sources its shapes come from."""
+
+    name: str
+    description: str
+    sources: tuple
+    layers: tuple
+    path: str = ""
+    batch: int = 1
+
+    @property
+    def total_macs(self) -> int:
+        return sum(l.macs * l.repeat for l in self.layers)
+
+    @property
+    def total_weights(self) -> int:
+        return sum(l.weights * l.repeat for l in self.layers)
+
+
+def workload_dir() -> Path:
+    """The folder searched for workload names: ``$SPARSESIM_WORKLOADS`` or ``<repo>/workloads``."""
+    env = os.environ.get(ENV_DIR)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "workloads"
+
+
+def list_workloads() -> list[str]:
+    """Names of the workload files in :func:`workload_dir`, sorted."""
+    d = workload_dir()
+    if not d.is_dir():
+        return []
+    return sorted(p.stem for p in d.glob("*.toml"))
+
+
+def _type_ok(value, types) -> bool:
+    # bool is an int subclass; a TOML `true` is never a valid count.
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types)
+
+
+def _check_keys(table: dict, spec: dict, where: str, path: Path) -> None:
+    for key in table:
+        if key not in spec:
+            raise ConfigError(
+                f"{path}: {where}unknown key {key!r}; expected one of {', '.join(sorted(spec))}"
+            )
+    for key, (types, expected, required) in spec.items():
+        if key not in table:
+            if required:
+                raise ConfigError(f"{path}: {where}missing key {key!r} ({expected})")
+            continue
+        if not _type_ok(table[key], types):
+            raise ConfigError(
+                f"{path}: {where}key {key!r} must be a {expected}, got {type(table[key]).__name__} {table[key]!r}"
+            )
+
+
+def _positive(value, key, where, path, allow_zero=False) -> int:
+    lo = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ConfigError(f"{path}: {where}key {key!r} must be a {kind} integer, got {value!r}")
+    return value
+
+
+def _pair(value, key, where, path, allow_zero=False) -> tuple[int, int]:
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise ConfigError(
+                f"{path}: {where}key {key!r} must be an integer or a list of 2 integers, got {value!r}"
+            )
+        return (
+            _positive(value[0], key, where, path, allow_zero),
+            _positive(value[1], key, where, path, allow_zero),
+        )
+    v = _positive(value, key, where, path, allow_zero)
+    return v, v
+
+
+def conv_output_hw(input_hw, kernel, stride, padding) -> tuple[int, int]:
+    """Output height and width of a convolution (floor division, no dilation)."""
+    return tuple(
+        (i + 2 * p - kk) // s + 1 for i, kk, s, p in zip(input_hw, kernel, stride, padding)
+    )
+
+
+def _build_layer(t: dict, index: int, batch: int, seq_len: int, path: Path) -> Layer:
+    where = f"layers[{index}]: "
+    if "op" in t and t["op"] not in _OP_KEYS and isinstance(t["op"], str):
+        raise ConfigError(
+            f"{path}: {where}key 'op' is {t['op']!r}; expected one of {', '.join(sorted(_OP_KEYS))}"
+        )
+    op = t.get("op")
+    spec = dict(_COMMON_LAYER_KEYS)
+    if isinstance(op, str):
+        spec.update(_OP_KEYS[op])
+    _check_keys(t, spec, where, path)
+    name = t["name"]
+    where = f"layers[{index}] ({name}): "
+    repeat = _positive(t.get("repeat", 1), "repeat", where, path)
+    if op == "conv2d":
+        cin = _positive(t["in_channels"], "in_channels", where, path)
+        cout = _positive(t["out_channels"], "out_channels", where, path)
+        kernel = _pair(t["kernel"], "kernel", where, path)
+        stride = _pair(t.get("stride", 1), "stride", where, path)
+        padding = _pair(t.get("padding", 0), "padding", where, path, allow_zero=True)
+        input_hw = _pair(t["input_hw"], "input_hw", where, path)
+        out_hw = conv_output_hw(input_hw, kernel, stride, padding)
+        if min(out_hw) < 1:
+            raise ConfigError(
+                f"{path}: {where}kernel {kernel} with padding {padding} does not fit input {input_hw}"
+            )
+        m, k, n = cout, cin * kernel[0] * kernel[1], batch * out_hw[0] * out_hw[1]
+        params = {
+            "in_channels": cin, "out_channels": cout, "kernel": kernel, "stride": stride,
+            "padding": padding, "input_hw": input_hw, "output_hw": out_hw,
+        }
+    else:
+        fin = _positive(t["in_features"], "in_features", where, path)
+        fout = _positive(t["out_features"], "out_features", where, path)
+        m, k, n = fout, fin, batch * seq_len
+        params = {"in_features": fin, "out_features": fout}
+    return Layer(name=name, op=op, m=m, n=n, k=k, repeat=repeat, params=params)
+
+
+def _resolve(name_or_path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists() or os.sep in str(name_or_path):
+        if not p.is_file():
+            raise ConfigError(f"workload file {p} does not exist")
+        return p
+    cand = workload_dir() / f"{name_or_path}.toml"
+    if not cand.is_file():
+        known = ", ".join(list_workloads()) or "(none)"
+        raise ConfigError(f"unknown workload {name_or_path!r}; known workloads: {known}")
+    return cand
+
+
+def load_workload(name_or_path, batch: int | None = None) -> Workload:
+    """Load and validate a workload by name (``"bert-base"``) or by ``.toml`` path.
+
+    ``batch`` replaces the file's ``batch`` (images, or sequences of ``seq_len``
+    tokens) for every layer."""
+    path = _resolve(name_or_path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _check_keys(data, _TOP_KEYS, "", path)
+    for i, s in enumerate(data["sources"]):
+        if not isinstance(s, str):
+            raise ConfigError(f"{path}: key 'sources' must be a list of strings; item {i} is {s!r}")
+    if not data["sources"]:
+        raise ConfigError(f"{path}: key 'sources' must name at least one source of the shapes")
+    batch_in_file = _positive(data.get("batch", 1), "batch", "", path)
+    if batch is None:
+        batch = batch_in_file
+    elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch override for {path.name} must be a positive integer, got {batch!r}")
+    seq_len = _positive(data.get("seq_len", 1), "seq_len", "", path)
+    if not data["layers"]:
+        raise ConfigError(f"{path}: key 'layers' must hold at least one [[layers]] table")
+    layers = []
+    seen = set()
+    for i, t in enumerate(data["layers"]):
+        if not isinstance(t, dict):
+            raise ConfigError(f"{path}: layers[{i}] must be a table, got {type(t).__name__}")
+        layer = _build_layer(t, i, batch, seq_len, path)
+        if layer.name in seen:
+            raise ConfigError(f"{path}: layers[{i}]: duplicate layer name {layer.name!r}")
+        seen.add(layer.name)
+        layers.append(layer)
+    return Workload(
+        name=data["name"],
+        description=data["description"],
+        sources=tuple(data["sources"]),
+        layers=tuple(layers),
+        path=str(path),
+        batch=batch,
+    )

@@ -1,0 +1,376 @@
+"""Sweep driver: planning, crash safety, resume, errors, process pool and Dask.
+
+The point model is a small roofline stand-in (tests/test_sweep_fakes.py) so these
+tests are fast and independent of the timing engine; one test runs the real engine
+when it is available.
+"""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import test_sweep_fakes as fakes
+from sparsesim.dse import (
+    COLUMNS,
+    parse_densities,
+    parse_pattern_list,
+    plan_points,
+    read_results,
+    run_sweep,
+)
+from sparsesim.dse.executors import open_executor
+from sparsesim.errors import InputError, PatternError
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+def small_plan(**kw):
+    args = dict(archs=["a100", "h100"], workloads=["bert-base"],
+                patterns="dense,2:4,4:8,unstructured:csr,unstructured:bitmask",
+                densities="0.1:1.0:0.3")
+    args.update(kw)
+    return plan_points(**args)
+
+
+def reference(tmp_path, points, name="ref.csv"):
+    out = tmp_path / name
+    run_sweep(points, out, fakes.roofline_point, jobs=1)
+    return out.read_bytes()
+
+
+# ---------------------------------------------------------------- parsing / planning
+def test_parse_densities():
+    g = parse_densities("0.05:1.0:0.05")
+    assert len(g) == 20 and g[0] == 0.05 and g[-1] == 1.0
+    assert 0.15 in g and 0.3 in g and 0.7 in g  # no 0.15000000000000002 drift
+    assert parse_densities("0.5, 0.1,0.5") == (0.1, 0.5)
+    for bad in ("0:1:0.1", "0.1:1.0:0", "a:b:c", "0.5,2", "1:0.5:0.1", ""):
+        with pytest.raises(InputError):
+            parse_densities(bad)
+
+
+def test_parse_pattern_list():
+    specs = parse_pattern_list("dense,2:4,4:8,1:2,unstructured:csr,unstructured:csb,unstructured:bitmask")
+    assert [s.label for s in specs] == ["dense", "2:4", "4:8", "1:2", "unstructured:csr",
+                                        "unstructured:csb", "unstructured:bitmask"]
+    assert [s.fixed_density for s in specs[:4]] == [1.0, 0.5, 0.5, 0.5]
+    assert parse_pattern_list("unstructured")[0].format == "csr"
+    with pytest.raises(PatternError, match="coo"):
+        parse_pattern_list("unstructured:coo")
+    with pytest.raises(PatternError):
+        parse_pattern_list("2:3")
+    with pytest.raises(PatternError):
+        parse_pattern_list(" , ")
+
+
+def test_plan_points_counts_and_dense_baseline():
+    pts = plan_points(["a100"], ["bert-base"], "2:4,unstructured:csb", "0.05:1.0:0.05")
+    # dense is added for the speedup baseline; N:M at its own density only
+    per_layer = 1 + 1 + 20
+    assert len(pts) == 4 * per_layer
+    assert {p.pattern for p in pts} == {"dense", "2:4", "unstructured"}
+    assert {p.density for p in pts if p.pattern == "2:4"} == {0.5}
+    with pytest.raises(InputError, match="dtype"):
+        plan_points(["a100"], ["bert-base"], "dense", "0.5", dtype="fp64")
+    with pytest.raises(InputError):
+        plan_points([], ["bert-base"])
+
+
+# ---------------------------------------------------------------- results table
+def test_sweep_table_contents(tmp_path):
+    pts = small_plan()
+    progress = []
+    res = run_sweep(pts, tmp_path / "r.csv", fakes.roofline_point, jobs=1,
+                    progress=lambda d, t: progress.append((d, t)))
+    assert res.total == len(pts) == res.computed and res.errors == 0
+    assert progress[0] == (0, len(pts)) and progress[-1] == (len(pts), len(pts))
+    assert [d for d, _ in progress] == sorted(d for d, _ in progress)
+    rows = read_results(tmp_path / "r.csv")
+    assert len(rows) == len(pts)
+    with open(tmp_path / "r.csv", newline="") as f:
+        assert tuple(next(csv.reader(f))) == COLUMNS
+    by = {(r["arch"], r["layer"], r["pattern"], r["format"], r["density"]): r for r in rows}
+    for r in rows:
+        dense = by[(r["arch"], r["layer"], "dense", "dense", 1.0)]
+        assert r["speedup"] == pytest.approx(dense["seconds"] / r["seconds"])
+        assert r["dram_total"] == r["dram_a_values"] + r["dram_a_metadata"] + r["dram_b"] + r["dram_c"]
+    assert by[("a100", "ffn.up", "dense", "dense", 1.0)]["speedup"] == 1.0
+    # on the stand-in model 2:4 halves A and its metadata is small: it must win;
+    # CSR at density 1 carries values plus 4-byte indices: it must lose
+    assert by[("a100", "attn.qkv", "2:4", "index", 0.5)]["speedup"] > 1.0
+    assert by[("a100", "attn.qkv", "unstructured", "csr", 1.0)]["speedup"] < 1.0
+
+
+def test_parquet_copy_matches_csv(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    pts = small_plan(archs=["a100"])
+    res = run_sweep(pts, tmp_path / "r.csv", fakes.roofline_point, jobs=1)
+    assert tmp_path / "r.parquet" in res.files
+    table = pq.read_table(tmp_path / "r.parquet").to_pylist()
+    rows = read_results(tmp_path / "r.csv")
+    assert len(table) == len(rows)
+    for a, b in zip(table, rows):
+        assert a["seconds"] == b["seconds"] and a["layer"] == b["layer"] and a["m"] == b["m"]
+        assert (a["error"] or "") == b["error"]
+
+
+def test_identical_shapes_are_simulated_once(tmp_path, monkeypatch):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("SPARSESIM_TEST_LOG", str(log))
+    pts = plan_points(["a100"], ["resnet-50"], "dense", "1.0")
+    res = run_sweep(pts, tmp_path / "r.csv", fakes.counting_point, jobs=1)
+    shapes = {(p.m, p.n, p.k) for p in pts}
+    assert len(shapes) < len(pts)  # layer1.x.conv3 and layer1.0.downsample share a shape
+    assert len(log.read_text().splitlines()) == len(shapes) == res.simulations
+    assert len(read_results(tmp_path / "r.csv")) == len(pts)
+
+
+# ---------------------------------------------------------------- never lose work
+def test_rerun_resumes_and_computes_only_missing(tmp_path, monkeypatch):
+    pts = small_plan()
+    ref = reference(tmp_path, pts)
+    out = tmp_path / "r.csv"
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("SPARSESIM_TEST_LOG", str(log))
+    run_sweep(pts, out, fakes.counting_point, jobs=1)
+    first = len(log.read_text().splitlines())
+    run_sweep(pts, out, fakes.counting_point, jobs=1)
+    assert len(log.read_text().splitlines()) == first  # nothing recomputed
+    assert out.read_bytes() == ref
+    # drop 5 rows and tear the last one, as a crash would leave it
+    lines = out.read_text().splitlines(keepends=True)
+    torn = "".join(lines[:-5]) + lines[-5][:17]
+    out.write_text(torn)
+    log.write_text("")
+    res = run_sweep(pts, out, fakes.counting_point, jobs=1)
+    assert res.computed == 5 and res.reused == len(pts) - 5
+    assert len(log.read_text().splitlines()) == 5
+    assert out.read_bytes() == ref
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_each_row_is_on_disk_before_the_next_point_starts(tmp_path, monkeypatch):
+    import sparsesim.dse.store as store
+
+    out = tmp_path / "r.csv"
+    synced = []
+    real_fsync = store.os.fsync
+    monkeypatch.setattr(store.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    seen = []
+
+    def watching_point(p):
+        # when point i starts, the rows of points 0..i-1 are complete lines on disk
+        text = out.read_text()
+        seen.append((len(seen), text.count("\n") - 1, text.endswith("\n")))
+        return fakes.roofline_point(p)
+
+    pts = small_plan(archs=["a100"], patterns="dense,2:4", densities="0.5")
+    run_sweep(pts, out, watching_point, jobs=1)
+    assert seen == [(i, i, True) for i in range(len(pts))]
+    assert len(synced) >= len(pts) + 1  # header + one fsync per row (+ the final table)
+
+
+def test_progress_bar_draws_only_on_request(capsys):
+    from sparsesim.cli.sweep_cmd import _ProgressBar
+
+    bar = _ProgressBar(enabled=True)
+    bar(0, 4)
+    bar(4, 4)
+    err = capsys.readouterr().err
+    assert "[" + "#" * 30 + "] 4/4 100.0%" in err and err.endswith("\n")
+    quiet = _ProgressBar(enabled=False)
+    quiet(2, 4)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
+    pts = small_plan(archs=["a100"])
+    out = tmp_path / "r.csv"
+    res = run_sweep(pts, out, fakes.flaky_point, jobs=1)
+    rows = read_results(out)
+    bad = [r for r in rows if r["error"]]
+    assert res.errors == len(bad) > 0
+    assert all("ValueError: cannot model" in r["error"] for r in bad)
+    assert all(r["seconds"] is None and r["speedup"] is None for r in bad)
+    assert all(r["layer"] == "ffn.down" or (r["format"] == "bitmask" and r["density"] == 0.5)
+               or r["layer"] == "ffn.down" for r in bad)
+    good = [r for r in rows if not r["error"]]
+    assert len(good) + len(bad) == len(pts) and all(r["seconds"] > 0 for r in good)
+    # errors count as done on a plain rerun, and are recomputed with retry_errors
+    assert run_sweep(pts, out, fakes.flaky_point, jobs=1).computed == 0
+    res = run_sweep(pts, out, fakes.roofline_point, jobs=1, retry_errors=True)
+    assert res.computed == len(bad) and res.errors == 0
+    assert out.read_bytes() == reference(tmp_path, pts)
+
+
+def test_bad_evaluator_result_becomes_an_error_row(tmp_path):
+    pts = small_plan(archs=["a100"], workloads=["bert-base"], patterns="dense", densities="1")
+    res = run_sweep(pts, tmp_path / "r.csv", lambda p: {"seconds": 1.0}, jobs=1)
+    assert res.errors == len(pts)
+    assert all("bad evaluator result" in r["error"] for r in read_results(tmp_path / "r.csv"))
+
+
+def test_foreign_file_is_not_overwritten(tmp_path):
+    out = tmp_path / "r.csv"
+    out.write_text("name,value\nx,1\n")
+    with pytest.raises(InputError, match="not a sparsesim results table"):
+        run_sweep(small_plan(), out, fakes.roofline_point, jobs=1)
+    assert out.read_text() == "name,value\nx,1\n"
+
+
+def _complete_rows(path):
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    complete = [l for l in lines if l.endswith("\n")]
+    rows = list(csv.reader(complete))
+    assert tuple(rows[0]) == COLUMNS
+    assert all(len(r) == len(COLUMNS) for r in rows[1:])
+    return len(rows) - 1, len(lines) - len(complete)
+
+
+def test_sigkill_mid_sweep_loses_only_points_in_flight(tmp_path):
+    out = tmp_path / "r.csv"
+    log = tmp_path / "calls.log"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT)]),
+               SPARSESIM_TEST_SLEEP="0.01", SPARSESIM_TEST_LOG=str(log))
+    args = ["sweep", "--arch", "a100", "--arch", "h100", "--workload", "bert-base",
+            "--patterns", "dense,2:4,unstructured:csr", "--densities", "0.05:1.0:0.05",
+            "--out", str(out), "--jobs", "1", "--evaluator", "test_sweep_fakes:slow_point"]
+    cmd = [sys.executable, "-c", "import sys, test_sweep_fakes as f; sys.exit(f.cli(sys.argv[1:]))"]
+    proc = subprocess.Popen(cmd + args, env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if out.exists() and out.read_text().count("\n") > 30:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    stored, torn = _complete_rows(out)
+    calls = len(log.read_text().splitlines())
+    total = 2 * 4 * (1 + 1 + 20)
+    assert 30 <= stored < total
+    # at most the point in flight (jobs=1) is lost: every call but one was stored
+    assert calls - stored <= 1 and torn <= 1
+    log.write_text("")
+    rc = subprocess.run(cmd + args, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert rc.returncode == 0, rc.stderr
+    assert f"{total} points" in rc.stdout
+    assert len(log.read_text().splitlines()) == total - stored
+    pts = plan_points(["a100", "h100"], ["bert-base"], "dense,2:4,unstructured:csr", "0.05:1.0:0.05")
+    assert out.read_bytes() == reference(tmp_path, pts)
+
+
+# ---------------------------------------------------------------- parallel / distributed
+def test_process_pool_matches_serial_bit_for_bit(tmp_path):
+    pts = small_plan()
+    out = tmp_path / "pool.csv"
+    res = run_sweep(pts, out, fakes.roofline_point, jobs=2, chunk_size=3)
+    assert res.computed == len(pts)
+    assert out.read_bytes() == reference(tmp_path, pts)
+
+
+def test_dask_local_cluster_matches_local_run_bit_for_bit(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    pts = small_plan()
+    out = tmp_path / "dask.csv"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        res = run_sweep(pts, out, fakes.roofline_point, scheduler=cluster.scheduler_address)
+        assert res.computed == len(pts)
+        # resume through the same path: nothing left to do
+        assert run_sweep(pts, out, fakes.roofline_point,
+                         scheduler=cluster.scheduler_address).computed == 0
+    assert out.read_bytes() == reference(tmp_path, pts)
+
+
+def test_a_dying_worker_stops_the_sweep_and_keeps_finished_rows(tmp_path):
+    from sparsesim.dse.sweep import SweepAborted
+
+    pts = small_plan(archs=["a100"])
+    out = tmp_path / "r.csv"
+    with pytest.raises(SweepAborted, match="rerun the same command"):
+        run_sweep(pts, out, fakes.dying_point, jobs=2, chunk_size=1)
+    stored, torn = _complete_rows(out)
+    assert torn == 0 and stored < len(pts)
+    assert all(r["layer"] != "ffn.down" for r in read_results(out))
+    res = run_sweep(pts, out, fakes.roofline_point, jobs=1)
+    assert res.computed == len(pts) - stored
+    assert out.read_bytes() == reference(tmp_path, pts)
+
+
+def test_executor_errors():
+    with pytest.raises(InputError, match="--jobs"):
+        with open_executor(jobs=0):
+            pass
+    with pytest.raises(InputError, match="Dask scheduler"):
+        with open_executor(scheduler="tcp://127.0.0.1:9", connect_timeout="1s"):
+            pass
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_sweep_and_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "--arch", "a100", "--workload", "bert-base", "--patterns", "2:4,unstructured:csr",
+            "--densities", "0.25:1.0:0.25", "--out", "r.csv", "--jobs", "1",
+            "--evaluator", "test_sweep_fakes:roofline_point"]
+    assert fakes.cli(args) == 0
+    out = capsys.readouterr()
+    assert "24 points: 24 computed" in out.out
+    assert out.err == ""  # no progress bar when stderr is not a terminal
+    assert fakes.cli(args) == 0
+    assert "0 computed" in capsys.readouterr().out
+    assert fakes.cli(["sweep", "--arch", "a100", "--out", "r.csv"]) == 2
+    assert "--workload" in capsys.readouterr().err
+    assert fakes.cli(args[:-2] + ["--evaluator", "nope:fn"]) == 2
+    assert fakes.cli(["report", "r.csv", "--out", "rep"]) == 0
+    assert (tmp_path / "rep" / "report.md").is_file()
+    assert fakes.cli(["report", "missing.csv", "--out", "rep"]) == 2
+
+
+def test_cli_default_study(tmp_path, monkeypatch, capsys):
+    import sparsesim.report
+
+    monkeypatch.chdir(tmp_path)
+    reports = []
+    # drawing is tested in test_report.py; here only where the report goes matters
+    monkeypatch.setattr(sparsesim.report, "write_report",
+                        lambda rows, out, **kw: reports.append((len(rows), str(out))) or [Path(out)])
+    assert fakes.cli(["sweep", "--default", "--densities", "0.5,1.0", "--jobs", "1",
+                      "--evaluator", "test_sweep_fakes:roofline_point"]) == 0
+    rows = read_results(tmp_path / "reports/default/results.csv")
+    assert {r["arch"] for r in rows} == {"a100", "a100-4of8", "h100"}
+    assert {r["workload"] for r in rows} == {"bert-base", "resnet-50"}
+    assert {f"{r['pattern']}/{r['format']}" for r in rows} == {
+        "dense/dense", "2:4/index", "4:8/index", "1:2/index", "unstructured/csr",
+        "unstructured/csb", "unstructured/bitmask"}
+    assert {r["batch"] for r in rows} == {8}
+    assert reports == [(len(rows), "reports/default")]
+
+
+def test_real_engine_point_if_available(tmp_path):
+    import sparsesim
+
+    try:
+        sparsesim.simulate  # noqa: B018
+    except (AttributeError, ImportError):
+        pytest.skip("the timing engine is not available")
+    pts = plan_points(["a100"], ["bert-base"], "dense,2:4,unstructured:csr", "0.5")
+    res = run_sweep(pts, tmp_path / "r.csv", jobs=1)
+    rows = read_results(tmp_path / "r.csv")
+    assert res.errors == 0, [r["error"] for r in rows if r["error"]][:3]
+    two4 = [r for r in rows if r["pattern"] == "2:4"]
+    assert all(r["seconds"] > 0 and r["dram_total"] > 0 for r in rows)
+    # 2:4 moves fewer A bytes than dense and is not slower
+    dense = {r["layer"]: r for r in rows if r["pattern"] == "dense"}
+    for r in two4:
+        assert r["dram_a_values"] < dense[r["layer"]]["dram_a_values"]
+        assert r["speedup"] >= 1.0
