@@ -59,3 +59,17 @@ def test_bad_inputs():
         spmac(v, bad, np.ones((8, 3), np.int8))
     with pytest.raises(InputError, match="N:M"):
         spmac(v, i, np.ones((8, 3), np.int8), "dense")
+
+
+def test_int8_long_k_crosses_exact_chunks():
+    # 3000 kept weights per row span several 1024-product float32 chunks, plus a tail
+    rng = np.random.default_rng(11)
+    a = rng.integers(-128, 128, (5, 6000)).astype(np.int8)
+    a[0] = -128
+    b = rng.integers(-128, 128, (6000, 2100)).astype(np.int8)  # 2100 > one 2048-column panel
+    b[:, 0] = -128
+    v, i = compress(a, 2, 4)
+    c = spmac(v, i, b)
+    ref = decompress(v, i, 2, 4).astype(np.int64) @ b.astype(np.int64)
+    assert np.array_equal(c, ref.astype(np.int32))
+    assert c[0, 0] == 3000 * 16384
