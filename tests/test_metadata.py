@@ -109,3 +109,24 @@ def test_compress_packed_equals_compress_then_encode(nm, enc, k):
     pv, packed = compress_packed(w, n, m, enc)
     assert pv.tobytes() == v.tobytes()
     assert packed.tobytes() == encode_metadata(idx, n, m, enc).tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int8, np.int32])
+def test_fused_2of4_path_matches_reference_with_ties(dtype):
+    from sparsesim.formats import compress_packed
+    from sparsesim.formats.nm import compress_reference
+
+    rng = np.random.default_rng(4)
+    w = rng.integers(-3, 4, (33, 64)).astype(dtype)  # many ties, zero groups, -x/+x pairs
+    w[0, :8] = 0
+    if dtype == np.int8:
+        w[1, :4] = [-128, 127, -128, 127]
+    rv, ri = compress_reference(w, 2, 4)
+    pv, packed = compress_packed(w, 2, 4)
+    assert pv.tobytes() == rv.tobytes()
+    assert packed.tobytes() == encode_metadata(ri, 2, 4).tobytes()
+    if np.dtype(dtype).kind == "f":
+        bad = w.copy()
+        bad[3, 9] = np.inf
+        with pytest.raises(FormatError, match="NaN/Inf"):
+            compress_packed(bad, 2, 4)

@@ -73,14 +73,11 @@ _PAIR_HI = np.array([0, 0, 0, 1, 0, 2, 2, 0, 0, 3, 3, 0, 3, 0, 0, 0], dtype=np.u
 
 
 @njit(parallel=True, cache=True)
-def _compress_2of4_kernel(src, mode, mask, nonfinite, lo_tab, hi_tab, out_vals, out_idx, out_meta, packed):
+def _compress_2of4_kernel(src, mode, mask, nonfinite, lo_tab, hi_tab, out_vals, out_idx):
     """2:4 fast path of :func:`_nm_compress_kernel`: six comparisons per group.
 
     Element i is kept when fewer than two others beat it (larger key, or equal key
-    at a lower position); the 4-bit kept mask indexes the position tables. With
-    ``packed`` the indices go straight into ``out_meta`` as the 'index' metadata
-    stream (nibble ``idx0 | idx1 << 2`` per group, two groups per byte, low first)
-    instead of ``out_idx``.
+    at a lower position); the 4-bit kept mask indexes the position tables.
     """
     rows, k = src.shape
     groups = k // 4
@@ -121,16 +118,101 @@ def _compress_2of4_kernel(src, mode, mask, nonfinite, lo_tab, hi_tab, out_vals, 
             i1 = hi_tab[kept]
             out_vals[r, 2 * g] = src[r, b + i0]
             out_vals[r, 2 * g + 1] = src[r, b + i1]
-            if packed:
-                nib = i0 | (i1 << 2)
-                if g & 1:
-                    out_meta[r, g >> 1] |= nib << 4
-                else:
-                    out_meta[r, g >> 1] = nib
-            else:
-                out_idx[r, 2 * g] = i0
-                out_idx[r, 2 * g + 1] = i1
+            out_idx[r, 2 * g] = i0
+            out_idx[r, 2 * g + 1] = i1
     return bad
+
+
+@njit(inline="always")
+def _select_2of4(v0, v1, v2, v3, k0, k1, k2, k3):
+    """Branch-free 2:4 selection on magnitude keys (ties toward the lower position).
+
+    Returns the two kept values in position order and the metadata nibble
+    ``idx0 | idx1 << 2``. Written with selects only, so LLVM vectorises the loop.
+    """
+    a01 = k0 >= k1
+    a02 = k0 >= k2
+    a03 = k0 >= k3
+    a12 = k1 >= k2
+    a13 = k1 >= k3
+    a23 = k2 >= k3
+    f0 = (np.int32(not a01) + np.int32(not a02) + np.int32(not a03)) < 2
+    f1 = (np.int32(a01) + np.int32(not a12) + np.int32(not a13)) < 2
+    f2 = (np.int32(a02) + np.int32(a12) + np.int32(not a23)) < 2
+    f3 = (np.int32(a03) + np.int32(a13) + np.int32(a23)) < 2
+    x0 = v0 if f0 else (v1 if f1 else v2)
+    x1 = v3 if f3 else (v2 if f2 else v1)
+    i0 = 0 if f0 else (1 if f1 else 2)
+    i1 = 3 if f3 else (2 if f2 else 1)
+    return x0, x1, np.uint8(i0 | (i1 << 2))
+
+
+@njit(parallel=True, cache=True)
+def _compress_2of4_packed_float(src, mask, nonfinite, out_vals, out_meta):
+    """Fused 2:4 prune + compress + 'index' metadata for float bit patterns (K % 8 == 0).
+
+    Two groups per step: four kept values and one metadata byte (low nibble first).
+    Returns the number of NaN/Inf inputs.
+    """
+    rows, k = src.shape
+    bad = 0
+    for r in prange(rows):
+        row = src[r]
+        ov = out_vals[r]
+        om = out_meta[r]
+        nb = 0
+        for gp in range(k // 8):
+            b = gp * 8
+            v0 = row[b]
+            v1 = row[b + 1]
+            v2 = row[b + 2]
+            v3 = row[b + 3]
+            v4 = row[b + 4]
+            v5 = row[b + 5]
+            v6 = row[b + 6]
+            v7 = row[b + 7]
+            nb += (np.int32((v0 & nonfinite) == nonfinite) + np.int32((v1 & nonfinite) == nonfinite)
+                   + np.int32((v2 & nonfinite) == nonfinite) + np.int32((v3 & nonfinite) == nonfinite)
+                   + np.int32((v4 & nonfinite) == nonfinite) + np.int32((v5 & nonfinite) == nonfinite)
+                   + np.int32((v6 & nonfinite) == nonfinite) + np.int32((v7 & nonfinite) == nonfinite))
+            x0, x1, n0 = _select_2of4(v0, v1, v2, v3, v0 & mask, v1 & mask, v2 & mask, v3 & mask)
+            y0, y1, n1 = _select_2of4(v4, v5, v6, v7, v4 & mask, v5 & mask, v6 & mask, v7 & mask)
+            ov[4 * gp] = x0
+            ov[4 * gp + 1] = x1
+            ov[4 * gp + 2] = y0
+            ov[4 * gp + 3] = y1
+            om[gp] = n0 | (n1 << 4)
+        bad += nb
+    return bad
+
+
+@njit(parallel=True, cache=True)
+def _compress_2of4_packed_int(src, out_vals, out_meta):
+    """Integer counterpart of :func:`_compress_2of4_packed_float` (key = |value|)."""
+    rows, k = src.shape
+    for r in prange(rows):
+        row = src[r]
+        ov = out_vals[r]
+        om = out_meta[r]
+        for gp in range(k // 8):
+            b = gp * 8
+            v0 = row[b]
+            v1 = row[b + 1]
+            v2 = row[b + 2]
+            v3 = row[b + 3]
+            v4 = row[b + 4]
+            v5 = row[b + 5]
+            v6 = row[b + 6]
+            v7 = row[b + 7]
+            x0, x1, n0 = _select_2of4(v0, v1, v2, v3, abs(np.int64(v0)), abs(np.int64(v1)),
+                                      abs(np.int64(v2)), abs(np.int64(v3)))
+            y0, y1, n1 = _select_2of4(v4, v5, v6, v7, abs(np.int64(v4)), abs(np.int64(v5)),
+                                      abs(np.int64(v6)), abs(np.int64(v7)))
+            ov[4 * gp] = x0
+            ov[4 * gp + 1] = x1
+            ov[4 * gp + 2] = y0
+            ov[4 * gp + 3] = y1
+            om[gp] = n0 | (n1 << 4)
 
 
 @njit(parallel=True, cache=True)
@@ -190,8 +272,7 @@ def compress(w, n=2, m=None, pad: bool = False):
     if rows and k:
         args = (src, mode, src.dtype.type(mask), src.dtype.type(nonfinite))
         if (n, m) == (2, 4):
-            no_meta = np.empty((0, 0), dtype=np.uint8)
-            bad = _compress_2of4_kernel(*args, _PAIR_LO, _PAIR_HI, vals_bits, idx, no_meta, False)
+            bad = _compress_2of4_kernel(*args, _PAIR_LO, _PAIR_HI, vals_bits, idx)
         else:
             bad = _nm_compress_kernel(*args, n, m, vals_bits, idx)
         if bad:
@@ -204,27 +285,28 @@ def compress_packed(w, n=2, m=None, encoding: str = "index", pad: bool = False):
 
     Same result as ``compress`` followed by
     :func:`sparsesim.formats.metadata.encode`; for 2:4 'index' metadata (the
-    tensor-core stream) a fused kernel writes the packed nibbles directly.
+    tensor-core stream) with K a multiple of 8, a fused, vectorised kernel writes the
+    packed nibbles directly.
     """
     from .metadata import encode
 
     n, m = _nm_args(n, m)
-    if (n, m) != (2, 4) or encoding != "index":
-        values, idx = compress(w, n, m, pad=pad)
-        return values, encode(idx, n, m, encoding)
     w = as_matrix(w, "weight matrix")
-    k = check_group(w.shape[1], m, pad)
-    w = pad_columns(w, k)
+    if (n, m) != (2, 4) or encoding != "index" or w.shape[1] % 8:
+        values, idx = compress(w, n, m, pad=pad)  # also handles padding and its errors
+        return values, encode(idx, n, m, encoding)
+    k = w.shape[1]  # whole metadata bytes: two groups each
     src, mode, mask, nonfinite = key_view(w)
     rows = w.shape[0]
     vals_bits = np.empty((rows, k // 2), dtype=src.dtype)
-    meta = np.zeros((rows, (k // 4 + 1) // 2), dtype=np.uint8)
+    meta = np.zeros((rows, k // 8), dtype=np.uint8)
     if rows and k:
-        no_idx = np.empty((0, 0), dtype=np.uint8)
-        bad = _compress_2of4_kernel(src, mode, src.dtype.type(mask), src.dtype.type(nonfinite),
-                                    _PAIR_LO, _PAIR_HI, vals_bits, no_idx, meta, True)
-        if bad:
-            raise FormatError(f"weight matrix has {bad} NaN/Inf value(s); N:M pruning needs finite values")
+        if mode == 0:
+            bad = _compress_2of4_packed_float(src, src.dtype.type(mask), src.dtype.type(nonfinite), vals_bits, meta)
+            if bad:
+                raise FormatError(f"weight matrix has {bad} NaN/Inf value(s); N:M pruning needs finite values")
+        else:
+            _compress_2of4_packed_int(src, vals_bits, meta)
     return vals_bits.view(w.dtype), meta
 
 

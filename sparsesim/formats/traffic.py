@@ -10,7 +10,7 @@ same number of non-zeros.
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import FormatError, InputError
 from ..patterns import parse_pattern
 from ._arrays import dtype_bytes
 from .metadata import ENCODINGS, bits_per_group, row_bytes
@@ -64,8 +64,6 @@ def traffic_bytes(m, k, dtype, pattern, encoding=None, density=None, *, block: i
         kp = k
         if k % pat.m:
             if not pad:
-                from ..errors import FormatError
-
                 raise FormatError(f"K = {k} is not a multiple of M = {pat.m}; pass pad=True to zero-pad")
             kp = -(-k // pat.m) * pat.m
         groups = kp // pat.m
