@@ -1,5 +1,7 @@
 """Sparse MAC (decode -> mux -> multiply -> accumulate) against independent references."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -7,13 +9,16 @@ from sparsesim import FormatError, InputError
 from sparsesim.formats import compress, decompress
 from sparsesim.kernels import spmac, spmac_reference
 
+spmac_module = importlib.import_module("sparsesim.kernels.spmac")
+
 
 @pytest.mark.parametrize("pattern", ["2:4", "4:8", "1:2", "1:4", "3:8"])
 def test_int8_matches_integer_matmul(pattern):
     n, m = map(int, pattern.split(":"))
     rng = np.random.default_rng(n + m)
-    a = rng.integers(-128, 128, (37, 8 * m)).astype(np.int8)
-    b = rng.integers(-128, 128, (8 * m, 301)).astype(np.int8)  # 301: partial column panel
+    # K = 9 groups: 9*N kept weights per row, not a multiple of the kernel's 8-weight pass
+    a = rng.integers(-128, 128, (37, 9 * m)).astype(np.int8)
+    b = rng.integers(-128, 128, (9 * m, 301)).astype(np.int8)
     v, i = compress(a, n, m)
     c = spmac(v, i, b, pattern)
     assert c.dtype == np.int32
@@ -61,15 +66,35 @@ def test_bad_inputs():
         spmac(v, i, np.ones((8, 3), np.int8), "dense")
 
 
-def test_int8_long_k_crosses_exact_chunks():
-    # 3000 kept weights per row span several 1024-product float32 chunks, plus a tail
+def test_invalid_indices_report_the_first_bad_group():
+    rng = np.random.default_rng(5)
+    a = rng.integers(-128, 128, (8, 16)).astype(np.int8)
+    b = np.ones((16, 3), np.int8)
+    v, i = compress(a, 2, 4)
+    bad = i.copy()
+    bad[5, 0:2] = [3, 1]  # descending, row 5 group 0
+    bad[3, 3] = 4  # out of range for M = 4, row 3 group 1 (first in row-major order)
+    with pytest.raises(FormatError, match=r"at row 3, group 1: \[\d, 4\]"):
+        spmac(v, bad, b)
+    wide = i.astype(np.int64)
+    wide[2, 4] = -1  # negative index in a signed array: row 2 group 2
+    with pytest.raises(FormatError, match=r"at row 2, group 2: \[-1, \d\]"):
+        spmac(v, wide, b)
+    assert np.array_equal(spmac(v, i.astype(np.int64), b), spmac(v, i, b))
+
+
+def test_int8_long_k_crosses_exact_chunks_and_panels():
+    # 3002 kept weights per row: three 1024-product float32 chunks, the last ending in a
+    # partial 8-weight pass; more columns than one panel of B
+    panel = spmac_module.PANEL
     rng = np.random.default_rng(11)
-    a = rng.integers(-128, 128, (5, 6000)).astype(np.int8)
+    a = rng.integers(-128, 128, (5, 6004)).astype(np.int8)
     a[0] = -128
-    b = rng.integers(-128, 128, (6000, 2100)).astype(np.int8)  # 2100 > one 2048-column panel
+    b = rng.integers(-128, 128, (6004, panel + 20)).astype(np.int8)
     b[:, 0] = -128
     v, i = compress(a, 2, 4)
     c = spmac(v, i, b)
-    ref = decompress(v, i, 2, 4).astype(np.int64) @ b.astype(np.int64)
-    assert np.array_equal(c, ref.astype(np.int32))
-    assert c[0, 0] == 3000 * 16384
+    cols = [0, 1, panel - 2, panel - 1, panel, panel + 1, panel + 19]  # both sides of the panel edge
+    ref = decompress(v, i, 2, 4).astype(np.int64) @ b[:, cols].astype(np.int64)
+    assert np.array_equal(c[:, cols], ref.astype(np.int32))
+    assert c[0, 0] == 3002 * 16384
