@@ -88,6 +88,21 @@ def count_regular_blocks(n: int, m: int) -> int:
     return _regular(m, n)
 
 
+def _diversity_args(kind, n, m, rows, cols, where):
+    """Validate the arguments of the two counting functions; ``(n, m, total, groups)``."""
+    if kind not in KINDS:
+        raise InputError(f"mask diversity kind {kind!r} is not one of {KINDS}")
+    n, m = check_nm(n, m, where)
+    _check_int("rows", rows, 1)
+    _check_int("cols", cols, 1)
+    if cols % m:
+        raise InputError(f"cols={cols} is not a multiple of M={m}")
+    if kind == "transposable" and rows % m:
+        raise InputError(f"rows={rows} is not a multiple of M={m}; transposable masks tile M x M blocks")
+    total = rows * cols
+    return n, m, total, total // m
+
+
 def mask_diversity(kind: str, n: int, m: int, rows: int, cols: int) -> int:
     """Exact number of masks of a ``rows x cols`` matrix that ``kind`` allows at density N/M.
 
@@ -95,48 +110,19 @@ def mask_diversity(kind: str, n: int, m: int, rows: int, cols: int) -> int:
     ``"sequential"``. ``cols`` (the grouped axis) must be a multiple of ``m``;
     for ``"transposable"`` ``rows`` must be too.
     """
-    if kind not in KINDS:
-        raise InputError(f"mask diversity kind {kind!r} is not one of {KINDS}")
-    n, m = check_nm(n, m, "mask_diversity")
-    _check_int("rows", rows, 1)
-    _check_int("cols", cols, 1)
-    if cols % m:
-        raise InputError(f"cols={cols} is not a multiple of M={m}")
-    total = rows * cols
-    groups = total // m
+    n, m, total, groups = _diversity_args(kind, n, m, rows, cols, "mask_diversity")
     if kind == "unstructured":
         return math.comb(total, groups * n)
     if kind == "nm":
         return math.comb(m, n) ** groups
     if kind == "sequential":
         return (m - n + 1) ** groups
-    if rows % m:
-        raise InputError(f"rows={rows} is not a multiple of M={m}; transposable masks tile M x M blocks")
     return count_regular_blocks(n, m) ** (total // (m * m))
-
-
-def _log10_int(v: int) -> float:
-    if v <= 0:
-        raise InputError("log10 of a non-positive count")
-    digits = len(str(v)) if v < 10**4000 else None
-    if digits is None or digits > 300:
-        # exact integer -> float log via the bit length, precise to ~1e-15 relative
-        shift = max(0, v.bit_length() - 64)
-        return math.log10(v >> shift) + shift * math.log10(2)
-    return math.log10(v)
 
 
 def log10_mask_diversity(kind: str, n: int, m: int, rows: int, cols: int) -> float:
     """``log10(mask_diversity(...))`` computed without forming huge integers."""
-    if kind not in KINDS:
-        raise InputError(f"mask diversity kind {kind!r} is not one of {KINDS}")
-    n, m = check_nm(n, m, "log10_mask_diversity")
-    _check_int("rows", rows, 1)
-    _check_int("cols", cols, 1)
-    if cols % m:
-        raise InputError(f"cols={cols} is not a multiple of M={m}")
-    total = rows * cols
-    groups = total // m
+    n, m, total, groups = _diversity_args(kind, n, m, rows, cols, "log10_mask_diversity")
     if kind == "unstructured":
         k = groups * n
         return (math.lgamma(total + 1) - math.lgamma(k + 1) - math.lgamma(total - k + 1)) / math.log(10)
@@ -144,9 +130,8 @@ def log10_mask_diversity(kind: str, n: int, m: int, rows: int, cols: int) -> flo
         return groups * math.log10(math.comb(m, n))
     if kind == "sequential":
         return groups * math.log10(m - n + 1)
-    if rows % m:
-        raise InputError(f"rows={rows} is not a multiple of M={m}; transposable masks tile M x M blocks")
-    return (total // (m * m)) * _log10_int(count_regular_blocks(n, m))
+    # math.log10 takes Python integers of any size
+    return (total // (m * m)) * math.log10(count_regular_blocks(n, m))
 
 
 def diversity_table(patterns=((2, 4), (4, 8)), rows: int = 8, cols: int = 8):
