@@ -374,3 +374,73 @@ def test_real_engine_point_if_available(tmp_path):
     for r in two4:
         assert r["dram_a_values"] < dense[r["layer"]]["dram_a_values"]
         assert r["speedup"] >= 1.0
+
+
+# ---------------------------------------------------------------- stale rows
+def test_edited_arch_config_recomputes_its_rows_and_replaces_them(tmp_path, monkeypatch):
+    cfg = tmp_path / "mygpu.toml"
+    head = 'base = "a100"\nname = "mygpu"\ndescription = "an A100 with other DRAM"\n'
+    cfg.write_text(head + "[dram]\nbandwidth_gbps = 2039.0\n")
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("SPARSESIM_TEST_LOG", str(log))
+    out = tmp_path / "r.csv"
+
+    def sweep():
+        log.write_text("")
+        pts = plan_points([str(cfg), "a100"], ["bert-base"], "dense,2:4", "0.5")
+        res = run_sweep(pts, out, fakes.counting_point, jobs=1)
+        return pts, res, len(log.read_text().splitlines())
+
+    pts, res, calls = sweep()
+    mine = [p for p in pts if p.arch == str(cfg)]
+    assert calls == res.simulations > 0 and res.superseded == 0
+    assert sweep()[2] == 0  # unchanged: everything reused
+    cfg.write_text("# a comment and another key order change nothing\n" + head
+                   + "[dram]\nbandwidth_gbps = 2039.0\n")
+    assert sweep()[2] == 0
+    cfg.write_text(head + "[dram]\nbandwidth_gbps = 1000.0\n")
+    pts2, res, calls = sweep()
+    assert res.superseded == len(mine) and res.computed == len(mine) and res.reused == len(pts2) - len(mine)
+    rows = read_results(out)
+    assert len(rows) == len(pts2)  # the old rows left the table
+    new_model = {p.model for p in pts2 if p.arch == str(cfg)}
+    assert len(new_model) == 1 and new_model != {p.model for p in mine}
+    assert {r["model"] for r in rows if r["arch"] == str(cfg)} == new_model
+
+
+def test_changed_layer_shape_is_recomputed(tmp_path):
+    import dataclasses
+
+    pts = small_plan()
+    out = tmp_path / "r.csv"
+    run_sweep(pts, out, fakes.roofline_point, jobs=1)
+    grown = [dataclasses.replace(p, k=p.k * 2) if p.layer == pts[0].layer else p for p in pts]
+    res = run_sweep(grown, out, fakes.roofline_point, jobs=1)
+    changed = sum(p.layer == pts[0].layer for p in pts)
+    assert res.superseded == res.computed == changed
+    assert sorted(r["k"] for r in read_results(out) if r["layer"] == pts[0].layer) == sorted(
+        p.k for p in grown if p.layer == pts[0].layer)
+
+
+def test_committed_default_report_comes_from_the_current_model():
+    from sparsesim.dse.fingerprint import model_fingerprint
+
+    rows = read_results(ROOT / "reports/default/results.csv")
+    by_arch = {}
+    for r in rows:
+        by_arch.setdefault(r["arch"], set()).add(r["model"])
+    stale = {a: m for a, m in by_arch.items() if m != {model_fingerprint(a)}}
+    assert not stale, (
+        f"reports/default was produced by another model for {sorted(stale)}: the timing code or an "
+        "arch config changed since; regenerate it with `sparsesim sweep --default` and commit it")
+
+
+def test_table_without_model_column_is_refused_untouched(tmp_path):
+    from sparsesim.dse.store import COLUMNS as cols
+
+    old = tmp_path / "old.csv"
+    text = ",".join(c for c in cols if c != "model") + "\n"
+    old.write_text(text)
+    with pytest.raises(InputError, match="earlier sparsesim.*no model fingerprint"):
+        run_sweep(small_plan(), old, fakes.roofline_point, jobs=1)
+    assert old.read_text() == text

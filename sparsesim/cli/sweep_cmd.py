@@ -152,6 +152,9 @@ def _sweep(args) -> int:
     if not args.quiet:
         print(f"{res.total} points: {res.computed} computed ({res.simulations} simulations), "
               f"{res.reused} already in {args.out}, {res.errors} with errors; {res.seconds:.1f} s")
+        if res.superseded:
+            print(f"replaced {res.superseded} rows that an earlier model produced "
+                  "(arch config, workload shape or timing code changed since)")
         for f in res.files:
             print(f"wrote {f}")
     if report_dir:

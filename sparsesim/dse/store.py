@@ -25,12 +25,15 @@ from ..io import atomic_path
 
 COLUMNS = (
     "arch", "workload", "batch", "layer_index", "layer", "repeat", "pattern", "format",
-    "density", "dtype", "mode", "m", "n", "k",
+    "density", "dtype", "mode", "model", "m", "n", "k",
     "cycles", "seconds", "speedup", "utilization", "tensor_utilization", "bound",
     "dram_a_values", "dram_a_metadata", "dram_b", "dram_c", "dram_total",
     "error",
 )
-KEY_COLUMNS = ("arch", "workload", "batch", "layer", "pattern", "format", "density", "dtype", "mode")
+# A point: which GEMM of which study.  A row answers it only if it also has the point's
+# shape and model fingerprint (see sparsesim.dse.fingerprint); KEY_COLUMNS are both.
+POINT_COLUMNS = ("arch", "workload", "batch", "layer", "pattern", "format", "density", "dtype", "mode")
+KEY_COLUMNS = POINT_COLUMNS + ("m", "n", "k", "model")
 INT_COLUMNS = ("batch", "layer_index", "repeat", "m", "n", "k")
 FLOAT_COLUMNS = (
     "density", "cycles", "seconds", "speedup", "utilization", "tensor_utilization",
@@ -51,8 +54,13 @@ def format_value(value) -> str:
 
 
 def row_key(row) -> tuple:
-    """Identity of a point: the columns that a rerun of the same sweep reproduces."""
+    """Identity of a row: the columns that a rerun of the same sweep with the same model reproduces."""
     return tuple(str(row[c]) for c in KEY_COLUMNS)
+
+
+def point_key(row) -> tuple:
+    """Identity of the point a row answers, whatever shape and model produced it."""
+    return tuple(str(row[c]) for c in POINT_COLUMNS)
 
 
 def _line(row) -> str:
@@ -91,6 +99,12 @@ def _read_text(text: str, path) -> tuple[list[dict], int]:
     if not lines:
         return [], 0
     header = next(csv.reader([lines[0]]))
+    if tuple(header) == tuple(c for c in COLUMNS if c != "model"):
+        raise InputError(
+            f"{path} was written by an earlier sparsesim whose rows carry no model fingerprint, so "
+            "they cannot be matched to the current model; write to another file (or move this one "
+            "away) and rerun the sweep"
+        )
     if tuple(header) != COLUMNS:
         raise InputError(
             f"{path} is not a sparsesim results table (its header is {','.join(header)[:120]!r}); "

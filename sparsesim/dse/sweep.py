@@ -31,7 +31,8 @@ from pathlib import Path
 
 from ..errors import InputError, PatternError, SparsesimError
 from ..patterns import parse_pattern
-from .store import DRAM_KINDS, KEY_COLUMNS, ResultStore, format_value, row_key, write_table
+from .store import (DRAM_KINDS, KEY_COLUMNS, POINT_COLUMNS, ResultStore, format_value, point_key, row_key,
+                    write_table)
 
 DEFAULT_PATTERNS = (
     "dense", "2:4", "4:8", "1:2",
@@ -136,10 +137,15 @@ class Point:
     m: int
     n: int
     k: int
+    model: str = ""  # fingerprint of code + arch config (sparsesim.dse.fingerprint)
 
     @property
     def key(self) -> tuple:
         return row_key({c: format_value(getattr(self, c)) for c in KEY_COLUMNS})
+
+    @property
+    def point_key(self) -> tuple:
+        return point_key({c: format_value(getattr(self, c)) for c in POINT_COLUMNS})
 
     @property
     def sim_key(self) -> tuple:
@@ -157,6 +163,7 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
     ``batch`` (optional) replaces every named workload's own batch size.
     """
     from ..workloads import Workload, load_workload
+    from .fingerprint import model_fingerprint
 
     if dtype not in DTYPES:
         raise InputError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
@@ -172,6 +179,7 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
     grid = parse_densities(densities)
     points = []
     for arch in archs:
+        model = model_fingerprint(arch)
         for wl in wls:
             for li, layer in enumerate(wl.layers):
                 for spec in specs:
@@ -179,7 +187,7 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
                     for d in dens:
                         points.append(Point(arch, wl.name, wl.batch, li, layer.name, layer.repeat,
                                             spec.pattern, spec.format, float(d), dtype, mode,
-                                            layer.m, layer.n, layer.k))
+                                            layer.m, layer.n, layer.k, model))
     return points
 
 
@@ -227,7 +235,7 @@ def make_row(point: Point, result: dict | None, error: str = "") -> dict:
     """One table row from a point and its evaluator output (or an error)."""
     row = {c: getattr(point, c) for c in (
         "arch", "workload", "batch", "layer_index", "layer", "repeat", "pattern", "format",
-        "density", "dtype", "mode", "m", "n", "k")}
+        "density", "dtype", "mode", "model", "m", "n", "k")}
     row.update({"cycles": None, "seconds": None, "speedup": None, "utilization": None,
                 "tensor_utilization": None, "bound": "", "error": error})
     for kind in DRAM_KINDS:
@@ -277,6 +285,7 @@ class SweepResult:
     total: int = 0
     computed: int = 0
     reused: int = 0
+    superseded: int = 0
     errors: int = 0
     simulations: int = 0
     seconds: float = 0.0
@@ -303,7 +312,10 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
 
     * Rows already in ``out`` (from an earlier, possibly killed, run) are kept and
       their points not recomputed; with ``retry_errors`` rows holding an error are
-      computed again.
+      computed again.  A row of a planned point that another shape or model
+      fingerprint produced (the arch config, workload or timing code changed since)
+      is superseded: the point is recomputed and the old row leaves the table.
+      Rows of points outside this sweep are kept as they are.
     * Each finished point is appended and fsync'ed at once.
     * At the end the table is rewritten atomically in plan order with speedups.
 
@@ -318,6 +330,11 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
     out = Path(out)
     store = ResultStore(out)
     existing = store.open()
+    planned = {p.point_key for p in points}
+    keys = {p.key for p in points}
+    stale = [k for k, r in existing.items() if k not in keys and point_key(r) in planned]
+    for k in stale:
+        del existing[k]
     try:
         todo = [p for p in points
                 if p.key not in existing or (retry_errors and existing[p.key]["error"])]
@@ -329,7 +346,8 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
         for p in todo:
             groups.setdefault(p.sim_key, []).append(p)
         reps = [members[0] for members in groups.values()]
-        result = SweepResult(out, [], total=total, reused=done, simulations=len(reps))
+        result = SweepResult(out, [], total=total, reused=done, superseded=len(stale),
+                             simulations=len(reps))
         if reps:
             if executor is None:
                 with open_executor(jobs, scheduler) as info:

@@ -52,7 +52,8 @@ def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
     paths = []
     for ext in ("png", "svg"):
         path = out_dir / f"{stem}.{ext}"
-        with atomic_path(path) as tmp:
+        # fixed SVG ids and no date: the same figure gives the same bytes (clean diffs)
+        with atomic_path(path) as tmp, _plt().rc_context({"svg.hashsalt": "sparsesim"}):
             fig.savefig(tmp, format=ext, dpi=110, bbox_inches="tight",
                         metadata={"Date": None} if ext == "svg" else None)
             make_readable(tmp)
