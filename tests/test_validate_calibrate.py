@@ -232,3 +232,34 @@ def test_power_sidecar_is_picked_up_and_slows_long_sparse_kernels(tmp_path):
     assert p_big.info["sparse_clock_mhz"] < 1100 and p_big.info["dense_clock_mhz"] == pytest.approx(1410)
     assert p_big.sparse_us > 1.3 * q_big.sparse_us and p_big.dense_us == pytest.approx(q_big.dense_us)
     assert with_power(small).sparse_us == pytest.approx(without(small).sparse_us, rel=0.02)
+
+
+def test_committed_validation_report_matches_the_current_model(monkeypatch, capsys):
+    """README's error table and reports/validation/ come from the model as it is now."""
+    import json
+    import math
+
+    from sparsesim.cli import main
+
+    monkeypatch.chdir(ROOT)
+    command = json.loads((ROOT / "reports/validation/summary.json").read_text())
+    argv = command["meta"]["command"].split()[1:]
+    argv = argv[:argv.index("--out")] + ["--json"]
+    assert main(argv) == 0
+    fresh = json.loads(capsys.readouterr().out)["summary"]
+    committed = command["summary"]
+
+    def differences(a, b, path=""):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                yield from differences(a.get(key), b.get(key), f"{path}/{key}")
+        elif isinstance(a, float) or isinstance(b, float):
+            if a is None or b is None or not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+                yield f"{path}: now {a}, committed {b}"
+        elif a != b:
+            yield f"{path}: now {a}, committed {b}"
+
+    diffs = list(differences(fresh, committed))
+    assert not diffs, ("reports/validation/ is out of date with the timing model; regenerate it with "
+                       "`PATH=.venv/bin:$PATH bash validation/regenerate.sh` and update README's table: "
+                       + "; ".join(diffs[:5]))
