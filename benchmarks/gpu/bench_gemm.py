@@ -38,6 +38,9 @@ import subprocess
 import sys
 import tempfile
 
+# The GPU machine may have only PyTorch, so this script does not import sparsesim; the
+# columns repeat sparsesim.validate.measured.COLUMNS and tests/test_gpu_bench.py checks
+# that what it writes is read back by sparsesim's own parser.
 COLUMNS = (
     "gpu",
     "dtype",
