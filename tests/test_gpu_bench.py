@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from sparsesim.validate.measured import COLUMNS as MEASURED_COLUMNS
 from sparsesim.validate.measured import parse_measured_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,7 @@ def test_csv_writer_is_readable_by_sparsesim(bench):
     lines = text.splitlines()
     assert lines[0] == "# gpu: NVIDIA A100-SXM4-80GB; driver 550.54"
     assert lines[2] == ",".join(bench.COLUMNS)
+    assert tuple(bench.COLUMNS) == tuple(MEASURED_COLUMNS)
     parsed = parse_measured_text(text, "bench.csv")
     assert [(r.gpu, r.dtype, r.m, r.n, r.k) for r in parsed] == [("A100", "fp16", 4096, 4096, 4096), ("A100", "bf16", 768, 3072, 3072)]
     assert parsed[0].speedup == pytest.approx(590.0 / 326.0, rel=1e-3)
