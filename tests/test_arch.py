@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -13,6 +12,7 @@ import sparsesim
 from sparsesim.arch import available_archs, derive, load_arch, register_kind
 from sparsesim.arch.load import DEFAULT_DIR
 from sparsesim.errors import ConfigError
+from toy_arch import ToyArch
 
 GPU_CONFIGS = ["a100", "h100", "a100-4of8"]
 
@@ -172,31 +172,17 @@ def test_search_path_env(tmp_path, monkeypatch):
     assert load_arch("mygpu").sm.count == 108
 
 
-@dataclass(frozen=True)
-class _ToySection:
-    lanes: int = field(metadata={"doc": "lanes"})
-
-
-@dataclass(frozen=True)
-class _ToyArch:
-    name: str = field(metadata={"doc": "name"})
-    kind: str = field(metadata={"doc": "kind"})
-    description: str = field(metadata={"doc": "d"})
-    core: _ToySection = field(metadata={"doc": "core"})
-    source: str = ""
-
-
 def test_other_kinds_register_beside_gpu(tmp_path):
-    register_kind("toykind", _ToyArch)
-    register_kind("toykind", _ToyArch)  # idempotent
+    register_kind("toykind", ToyArch)
+    register_kind("toykind", ToyArch)  # idempotent
     p = _write(tmp_path, "toy", 'name = "toy"\nkind = "toykind"\ndescription = "t"\n[core]\nlanes = 4\n')
     t = load_arch(p)
-    assert isinstance(t, _ToyArch) and t.core.lanes == 4 and t.source == str(p.resolve())
+    assert isinstance(t, ToyArch) and t.core.lanes == 4 and t.source == str(p.resolve())
     bad = _write(tmp_path, "toy2", 'name = "t"\nkind = "toykind"\ndescription = "t"\n[core]\nlanes = 4\nwidth = 2\n')
     with pytest.raises(ConfigError, match="core.width"):
         load_arch(bad)
     with pytest.raises(ValueError):
-        register_kind("gpu", _ToyArch)
+        register_kind("gpu", ToyArch)
     unk = _write(tmp_path, "alien", 'name = "a"\nkind = "quantum"\n')
     with pytest.raises(ConfigError, match="unknown architecture kind 'quantum'"):
         load_arch(unk)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import pytest
 import simpy
@@ -13,6 +12,7 @@ from sparsesim.timing import register_simulator, simulate
 from sparsesim.timing.buffers import L2Cache, SharedMemory, StageBuffers
 from sparsesim.timing.dram import DramChannel
 from sparsesim.timing.pipeline import END, Stage, store
+from toy_arch import ToyArch
 
 
 def _feed(env, q, n):
@@ -98,22 +98,8 @@ def test_deeper_pipelines_hide_latency():
     assert times[0] > k_iters * a.dram.latency_ns * 1.41
 
 
-@dataclass(frozen=True)
-class _Core:
-    lanes: int = field(metadata={"doc": "lanes"})
-
-
-@dataclass(frozen=True)
-class _ToyArch:
-    name: str = field(metadata={"doc": "name"})
-    kind: str = field(metadata={"doc": "kind"})
-    description: str = field(metadata={"doc": "d"})
-    core: _Core = field(metadata={"doc": "core"})
-    source: str = ""
-
-
 def test_other_kinds_dispatch_to_their_registered_model(tmp_path):
-    register_kind("toysim", _ToyArch)
+    register_kind("toysim", ToyArch)
     p = tmp_path / "t.toml"
     p.write_text('name = "t"\nkind = "toysim"\ndescription = "x"\n[core]\nlanes = 8\n')
     with pytest.raises(InputError, match="no timing model"):
