@@ -210,6 +210,41 @@ class GpuTiles:
 
 
 @dataclass(frozen=True)
+class GpuTechnology:
+    """Process and memory technology: what ``sparsesim.cost`` prices actions and area with."""
+
+    node: str = field(metadata=doc("process node: a table of sparsesim.cost (n45, n7, n5, n4) or a table file path"))
+    dram: str = field(metadata=doc("DRAM technology: hbm2, hbm2e, hbm3, gddr6, gddr6x or gddr7"))
+    static_w: float = field(
+        metadata=doc("board power that no action accounts for: leakage at load temperature, clock "
+                     "distribution, idle uncore, DRAM background and regulator losses")
+    )
+    vdd_v: float = field(default=None, metadata=doc("core supply at the sustained clock (default: the node's nominal)"))
+    energy_pj: dict = field(
+        default=None, metadata=doc("overrides of energies per action, pJ at vdd_v (see sparsesim.cost.ENERGY_OVERRIDES)",
+                                   value_type=float)
+    )
+    area_um2: dict = field(
+        default=None, metadata=doc("overrides of areas, um^2 (see sparsesim.cost.AREA_OVERRIDES)", value_type=float)
+    )
+
+    def check(self, where):
+        from ..cost import AREA_OVERRIDES, ENERGY_OVERRIDES, dram_pj_per_bit, load_node
+        from ..errors import ConfigError
+
+        for key, fn in (("node", load_node), ("dram", dram_pj_per_bit)):
+            try:
+                fn(getattr(self, key))
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: key 'technology.{key}': {exc}") from None
+        for table, allowed in (("energy_pj", ENERGY_OVERRIDES), ("area_um2", AREA_OVERRIDES)):
+            for k in getattr(self, table) or {}:
+                if k not in allowed:
+                    raise ConfigError(f"{where}: unknown key 'technology.{table}.{k}'; expected one of: "
+                                      f"{', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
 class GpuArch:
     """Root of a ``kind = "gpu"`` config."""
 
@@ -224,6 +259,9 @@ class GpuArch:
     efficiency: GpuEfficiency = field(metadata=doc("achievable fractions of peak (calibration knobs)"))
     launch: GpuLaunch = field(metadata=doc("kernel and thread-block launch"))
     tiles: GpuTiles = field(metadata=doc("GEMM tiling the kernels use"))
+    technology: GpuTechnology = field(
+        default=None, metadata=doc("process node, supply, DRAM technology and static power (energy and area)")
+    )
     source: str = field(default="", metadata=doc("file the config was loaded from (set by the loader)"))
 
     # ---- derived quantities (hardware terms) ----
