@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from math import log
 
+from ._cache import per_arch
 from .energy import ACCUMULATOR, SIGNIFICAND_BITS, technology_of
 from .tables import NodeTable, load_node
 
@@ -81,19 +82,9 @@ def _area_entry(arch, name, value):
     return over.get(name, value)
 
 
-_CACHE: dict = {}
-
-
 def datapath_area(arch) -> DatapathArea:
     """Dense tensor-core datapath and sparse-addition areas of ``arch`` at its node."""
-    hit = _CACHE.get(id(arch))
-    if hit is not None and hit[0] is arch:
-        return hit[1]
-    if len(_CACHE) > 256:
-        _CACHE.clear()
-    out = _datapath_area(arch)
-    _CACHE[id(arch)] = (arch, out)
-    return out
+    return per_arch(arch, "area", lambda: _datapath_area(arch))
 
 
 def _datapath_area(arch) -> DatapathArea:

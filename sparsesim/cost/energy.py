@@ -23,6 +23,7 @@ from __future__ import annotations
 from math import log
 
 from ..errors import ConfigError
+from ._cache import per_arch
 from .tables import NodeTable, dram_pj_per_bit, load_node
 
 PJ = 1e-12
@@ -113,24 +114,14 @@ def _override(arch, node, name, value_pj, vdd):
     return over[name] * node.voltage_scale(vdd) / node.voltage_scale(operating_vdd(arch))
 
 
-_CACHE: dict = {}
-
-
 def action_energies(arch, dtype: str, vdd: float | None = None) -> dict:
     """Joules per action of ``arch``'s units for operands of ``dtype`` at supply ``vdd``
     (default: the arch's operating supply).  Keys: ``mac``, ``mux_select``,
     ``metadata_decode``, ``reencode_nonzero``, ``rf_byte``, ``smem_byte``, ``l2_byte``,
     ``dram_byte``; plus ``static_w`` (watts).  This is the one table the energy of a
     simulated kernel and a power-capped clock model both read."""
-    key = (id(arch), dtype, vdd)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is arch:
-        return hit[1]
-    if len(_CACHE) > 256:
-        _CACHE.clear()
-    out = _action_energies(arch, dtype, operating_vdd(arch) if vdd is None else float(vdd))
-    _CACHE[key] = (arch, out)
-    return out
+    return per_arch(arch, ("energy", dtype, vdd), lambda: _action_energies(
+        arch, dtype, operating_vdd(arch) if vdd is None else float(vdd)))
 
 
 def _action_energies(arch, dtype, vdd):
