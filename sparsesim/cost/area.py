@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from math import log
 
+from ..arch import load_arch
 from ._cache import per_arch
 from .energy import ACCUMULATOR, SIGNIFICAND_BITS, technology_of
 from .tables import NodeTable, load_node
@@ -84,6 +85,7 @@ def _area_entry(arch, name, value):
 
 def datapath_area(arch) -> DatapathArea:
     """Dense tensor-core datapath and sparse-addition areas of ``arch`` at its node."""
+    arch = load_arch(arch)
     return per_arch(arch, "area", lambda: _datapath_area(arch))
 
 

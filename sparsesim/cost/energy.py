@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from math import log
 
+from ..arch import load_arch
 from ..errors import ConfigError
 from ._cache import per_arch
 from .tables import NodeTable, dram_pj_per_bit, load_node
@@ -120,6 +121,7 @@ def action_energies(arch, dtype: str, vdd: float | None = None) -> dict:
     ``metadata_decode``, ``reencode_nonzero``, ``rf_byte``, ``smem_byte``, ``l2_byte``,
     ``dram_byte``; plus ``static_w`` (watts).  This is the one table the energy of a
     simulated kernel and a power-capped clock model both read."""
+    arch = load_arch(arch)
     return per_arch(arch, ("energy", dtype, vdd), lambda: _action_energies(
         arch, dtype, operating_vdd(arch) if vdd is None else float(vdd)))
 
@@ -182,6 +184,7 @@ def register_file_bytes(arch, actions: dict, dtype: str, datapath: str) -> float
 def energy_breakdown(arch, actions: dict, dtype: str, datapath: str, seconds: float,
                      vdd: float | None = None) -> dict:
     """Joules per unit for the action counts of one kernel lasting ``seconds`` (static included)."""
+    arch = load_arch(arch)
     e = action_energies(arch, dtype, vdd)
     a = actions.get
     dram_bytes = a("dram_read_bytes", 0.0) + a("dram_write_bytes", 0.0)

@@ -90,6 +90,8 @@ def _read(path: Path) -> dict:
             doc = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
     for k in doc:
         if k not in _NODE_KEYS:
             raise ConfigError(f"{path}: unknown key '{k}'; expected one of: {', '.join(_NODE_KEYS)}")
