@@ -14,6 +14,7 @@ from sparsesim.cost import (
     action_energies,
     datapath_area,
     dram_pj_per_bit,
+    dynamic_energy_j,
     energy_breakdown,
     load_node,
     node_names,
@@ -94,7 +95,7 @@ def test_sram_rule_is_exact_at_the_anchors_and_close_to_a_square_root_law():
 def test_dram_table_follows_its_sources():
     assert dram_pj_per_bit("hbm2") == 3.9
     assert dram_pj_per_bit("gddr6x") == pytest.approx(0.85 * dram_pj_per_bit("gddr6"))
-    assert dram_pj_per_bit("gddr7") == pytest.approx(dram_pj_per_bit("gddr6") / 1.2)
+    assert dram_pj_per_bit("gddr7") == pytest.approx(dram_pj_per_bit("gddr6") / 1.5)
     assert dram_pj_per_bit("hbm3") == pytest.approx(3.9 * (1.1 / 1.2) ** 2, rel=2e-3)
     with pytest.raises(ConfigError, match="hbm9"):
         dram_pj_per_bit("hbm9")
@@ -210,6 +211,11 @@ def test_supply_scales_dynamic_energy_not_static():
     r = sparsesim.simulate(a, 1024, 1024, 1024, "fp16", "dense")
     b9 = energy_breakdown(a, r.actions, r.dtype, r.datapath, r.seconds, vdd=0.9)
     assert b9["tensor"] > r.energy_breakdown_j["tensor"] and b9["static"] == r.energy_breakdown_j["static"]
+    # power at a clock: static + the actions' energy at that clock's supply over the kernel time
+    dyn = dynamic_energy_j(a, r.actions, r.dtype, r.datapath)
+    assert dyn + 90.0 * r.seconds == pytest.approx(r.energy_j)
+    assert dynamic_energy_j(a, r.actions, r.dtype, r.datapath, vdd=0.9) == pytest.approx(
+        sum(v for k, v in b9.items() if k != "static"))
 
 
 def test_overrides_are_given_at_the_config_supply():

@@ -9,7 +9,7 @@
 An arch names its node, supply, DRAM technology and static power in its ``[technology]``
 table and may override entries.  ``annotate(result, arch)`` adds ``energy_j``,
 ``energy_breakdown_j``, ``avg_power_w`` and ``area`` to a simulated result.  Power at
-another supply (for a clock/power-cap model): ``energy_breakdown(..., vdd=V)``.
+another supply (for a clock/power-cap model): ``dynamic_energy_j(..., vdd=V)``.
 See docs/energy.md.
 """
 
@@ -19,6 +19,7 @@ from .area import AREA_OVERRIDES, DatapathArea, datapath_area
 from .energy import (
     ENERGY_OVERRIDES,
     action_energies,
+    dynamic_energy_j,
     energy_breakdown,
     operating_vdd,
     register_file_bytes,
@@ -29,6 +30,7 @@ __all__ = [
     "annotate",
     "action_energies",
     "energy_breakdown",
+    "dynamic_energy_j",
     "operating_vdd",
     "register_file_bytes",
     "datapath_area",

@@ -200,3 +200,10 @@ def energy_breakdown(arch, actions: dict, dtype: str, datapath: str, seconds: fl
         "dram": dram_bytes * e["dram_byte"],
         "static": e["static_w"] * seconds,
     }
+
+
+def dynamic_energy_j(arch, actions: dict, dtype: str, datapath: str, vdd: float | None = None) -> float:
+    """Joules of the actions alone (no static part) at supply ``vdd``: what a power-capped clock
+    model divides by the kernel time at each clock, ``P(f) = static_w + E_dyn(V(f)) / T(f)``."""
+    parts = energy_breakdown(arch, actions, dtype, datapath, 0.0, vdd)
+    return sum(v for k, v in parts.items() if k != "static")
