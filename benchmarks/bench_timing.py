@@ -1,13 +1,17 @@
 """Timing-engine cost: simulation wall time vs GEMM size, and fast-forward vs full accuracy.
 
-Run:  .venv/bin/python benchmarks/bench_timing.py [--reps 5] [--arch a100] [--json out.json]
+Run:  .venv/bin/python benchmarks/bench_timing.py [--reps 5] [--arch a100] [--json out.json] [--cost-only]
 
 Prints, side by side in one run:
 1. wall time of ``simulate`` (statistical mode, 2:4 and dense, fp16) for 1024^3, 4096^3,
    16384^3 and 65536^3, the median of ``--reps`` runs after one warm-up, and the ratio
    largest / smallest;
 2. the deviation of the fast-forwarded result from the full (every event) simulation on
-   shapes where the full simulation is affordable, with both wall times and event counts.
+   shapes where the full simulation is affordable, with both wall times and event counts;
+3. what energy and area (sparsesim.cost) add to ``simulate``: the same calls with and
+   without the cost annotation, alternated, on an arch object seen for the first time
+   ("cold": tables and datapath derived again, as for every point of a design sweep) and
+   on one seen before ("warm"); the median ratio with / without.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--arch", default="a100")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--cost-only", action="store_true", help="run only section 3 (energy/area overhead)")
     args = ap.parse_args(argv)
 
     import sparsesim
@@ -42,6 +47,11 @@ def main(argv=None) -> int:
     arch = sparsesim.load_arch(args.arch)
     sparsesim.simulate(arch, 1024, 1024, 1024, "fp16", "2:4")  # warm-up: imports, JIT
     report = {"arch": arch.name, "reps": args.reps, "scaling": [], "fast_forward": []}
+    if args.cost_only:
+        report["cost_overhead"] = _cost_overhead(arch, max(args.reps, 5))
+        if args.json:
+            write_text_atomic(args.json, json.dumps(report, indent=2))
+        return 0
 
     print(f"# simulate() wall time, statistical mode, {arch.name}, fp16 (median of {args.reps})")
     print(f"{'GEMM':>8} {'pattern':>8} {'wall ms':>9} {'events':>7} {'waves':>6} {'sim. us':>12}")
@@ -79,9 +89,60 @@ def main(argv=None) -> int:
               f"{ff_wall * 1e3:>7.1f} {full_wall * 1e3:>8.1f} {ff.events:>6} {full.events:>8}")
     report["worst_deviation_pct"] = worst
     print(f"# worst |deviation| = {worst:.4f} %")
+
+    print()
+    report["cost_overhead"] = _cost_overhead(arch, max(args.reps, 5))
     if args.json:
         write_text_atomic(args.json, json.dumps(report, indent=2))
     return 0
+
+
+def _cost_overhead(arch, reps):
+    """Energy/area annotation inside simulate: runs with and without it alternated (median
+    ratio), and the annotation's own time measured inside the runs that have it.  Every run
+    gets a new arch object, so tables and the sparse datapath are derived again each time
+    (the cold case of a design sweep, where each point is a derived arch)."""
+    import sparsesim
+    import sparsesim.timing.driver as driver
+    from sparsesim.arch import derive
+
+    with_cost = driver.annotate_cost
+    inside = []
+
+    def timed(res, a):
+        t0 = time.perf_counter()
+        out = with_cost(res, a)
+        inside.append(time.perf_counter() - t0)
+        return out
+
+    rows = []
+    print(f"# energy + area inside simulate, fp16, new arch object per run (median of {reps} alternated pairs)")
+    print(f"{'GEMM':>8} {'pattern':>8} {'without ms':>11} {'with ms':>8} {'ratio':>6} {'annot. us':>9} {'share':>7}")
+    try:
+        for s, pattern in ((1024, "dense"), (1024, "2:4"), (4096, "2:4"), (16384, "2:4")):
+            t = {False: [], True: []}
+            inside.clear()
+            for i in range(reps):
+                for on in ((False, True) if i % 2 == 0 else (True, False)):
+                    a = derive(arch, {})
+                    driver.annotate_cost = timed if on else (lambda res, _arch: res)
+                    t0 = time.perf_counter()
+                    sparsesim.simulate(a, s, s, s, "fp16", pattern)
+                    t[on].append(time.perf_counter() - t0)
+            off_s, on_s = statistics.median(t[False]), statistics.median(t[True])
+            ann = statistics.median(inside)
+            row = {"size": s, "pattern": pattern, "without_s": off_s, "with_s": on_s, "ratio": on_s / off_s,
+                   "annotate_s": ann, "annotate_share": ann / off_s}
+            rows.append(row)
+            print(f"{s:>8} {pattern:>8} {off_s * 1e3:>11.2f} {on_s * 1e3:>8.2f} {row['ratio']:>6.3f} "
+                  f"{ann * 1e6:>9.1f} {row['annotate_share'] * 100:>6.2f}%")
+    finally:
+        driver.annotate_cost = with_cost
+    worst = max(r["annotate_share"] for r in rows)
+    med = statistics.median(r["ratio"] for r in rows)
+    print(f"# annotation: worst share of simulate = {worst * 100:.2f} % (goal <= 10 %); "
+          f"with/without median ratio = {med:.3f} (wall-clock noise of a loaded machine included)")
+    return {"rows": rows, "worst_annotate_share": worst, "median_ratio": med}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from sparsesim.arch.load import DEFAULT_DIR
 from sparsesim.errors import ConfigError
 from toy_arch import ToyArch
 
-GPU_CONFIGS = ["a100", "h100", "a100-4of8", "a100-pcie", "h100-pcie", "l40s", "rtx4090", "rtx5080", "b200", "gb10"]
+GPU_CONFIGS = ["a100", "h100", "a100-4of8", "a100-pcie", "h100-pcie", "l40s", "rtx4090", "rtx5080", "b200", "gb10", "a100-4of8-crossbar"]
 
 
 @pytest.mark.parametrize("name", GPU_CONFIGS)
@@ -40,7 +40,8 @@ def test_peaks_match_datasheets():
 def test_derived_4of8_overrides_only_the_sparse_datapath():
     base, d = load_arch("a100"), load_arch("a100-4of8")
     tc = d.tensor_core
-    assert (tc.sparse_n, tc.sparse_m, tc.metadata_bits, tc.mux_fan_in) == (4, 8, 3, 5)
+    assert (tc.sparse_n, tc.sparse_m, tc.metadata_bits, tc.index_scheme) == (4, 8, 3, "ordered")
+    assert tc.mux_delay_ps_per_level == base.tensor_core.mux_delay_ps_per_level
     assert d.dram == base.dram and d.sm == base.sm and d.tiles == base.tiles
     assert tc.dense_macs_per_cycle == base.tensor_core.dense_macs_per_cycle
 
@@ -161,8 +162,12 @@ def test_derive_validates_and_names():
         derive("a100", {"sm.count": "many"})
     with pytest.raises(ConfigError, match="metadata_bits"):
         derive("a100", {"tensor_core.metadata_bits": 1})
-    with pytest.raises(ConfigError, match="mux_fan_in"):
-        derive("a100-4of8", {"tensor_core.mux_fan_in": 3})
+    with pytest.raises(ConfigError, match="metadata_bits.*5 positions"):
+        derive("a100-4of8", {"tensor_core.metadata_bits": 2})
+    with pytest.raises(ConfigError, match="index_scheme"):
+        derive("a100", {"tensor_core.index_scheme": "benes"})
+    with pytest.raises(ConfigError, match="unknown key 'tensor_core.mux_fan_in'"):
+        derive("a100", {"tensor_core.mux_fan_in": 3})  # follows from the pattern, not set
 
 
 def test_search_path_env(tmp_path, monkeypatch):

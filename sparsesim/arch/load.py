@@ -259,8 +259,8 @@ def arch_to_dict(arch) -> dict:
     """Plain nested dict of an arch object (tuples of tables become lists)."""
 
     def conv(v):
-        if dataclasses.is_dataclass(v):
-            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if dataclasses.is_dataclass(v):  # optional tables and keys left unset stay absent
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v) if getattr(v, f.name) is not None}
         if isinstance(v, tuple):
             return [conv(x) for x in v]
         if isinstance(v, dict):

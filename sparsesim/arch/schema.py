@@ -101,23 +101,36 @@ class GpuSm:
 
 @dataclass(frozen=True)
 class GpuTensorCore:
+    """The tensor core datapath.  The sparse additions (index decoder, operand
+    multiplexers) are not configured directly: :func:`sparsesim.arch.datapath.sparse_datapath`
+    derives their fan-in, levels, latency and width from the pattern, the index scheme and
+    the per-level delays below."""
+
     dense_macs_per_cycle: dict = field(
         metadata=doc("dense multiply-accumulates per cycle per tensor core, by operand dtype",
                      value_type=int, allowed_keys=DTYPES)
     )
-    mma_latency_cycles: int = field(metadata=doc("latency of one warp-level MMA"))
+    mma_latency_cycles: int = field(metadata=doc("issue-to-result latency of one dense warp-level MMA"))
     sparse_n: int = field(metadata=doc("N of the N:M pattern the sparse tensor core executes"))
     sparse_m: int = field(metadata=doc("M of the N:M pattern the sparse tensor core executes"))
     sparse_speedup: float = field(metadata=doc("peak sparse / dense MAC-throughput ratio"))
-    metadata_bits: int = field(metadata=doc("metadata bits per kept value (index into its group)"))
-    mux_fan_in: int = field(metadata=doc("inputs of the operand-B multiplexer per kept value"))
-    mux_latency_cycles: int = field(metadata=doc("pipeline latency of the multiplexer stage"))
-    mux_selects_per_cycle: int = field(
-        metadata=doc("kept values the multiplexer stage routes per cycle per tensor core")
+    index_scheme: str = field(
+        metadata=doc("kept-value indices: 'ordered' (value i of a group sits at positions i .. i+M-N, "
+                     "an (M-N+1):1 mux per lane) or 'crossbar' (any of M positions, an M:1 mux)")
     )
-    decode_latency_cycles: int = field(metadata=doc("pipeline latency of the metadata decoder"))
-    decode_indices_per_cycle: int = field(
-        metadata=doc("metadata indices the decoder expands per cycle per tensor core")
+    metadata_bits: int = field(metadata=doc("metadata bits per kept value (its index within the group)"))
+    mux_delay_ps_per_level: float = field(metadata=doc("delay of one level of 2:1 multiplexers (ps)"))
+    decode_delay_ps_per_level: float = field(metadata=doc("delay of one level of 2-input gates of the index decoder (ps)"))
+    select_stage_slack_ps: float = field(
+        metadata=doc("logic time one pipeline stage of the select path holds at the sustained clock (ps): "
+                     "the slack the dense operand-delivery stage leaves; more logic costs more stages")
+    )
+    mux_instances: int = field(
+        metadata=doc("operand multiplexers per tensor core (one per multiplier input lane; fewer bind)")
+    )
+    decoder_bits_per_cycle: int = field(
+        metadata=doc("metadata bits per cycle per tensor core the index decoder reads (its register port); "
+                     "indices per cycle = this / metadata_bits")
     )
     unstructured_decode_per_cycle: int = field(
         metadata=doc("unstructured (CSR/CSB/bitmask) non-zeros re-encoded to N:M per cycle per SM")
@@ -125,17 +138,24 @@ class GpuTensorCore:
 
     def check(self, where):
         from ..errors import ConfigError
+        from .datapath import INDEX_SCHEMES, index_positions
 
         n, m = self.sparse_n, self.sparse_m
         if not (n < m and m & (m - 1) == 0):
             raise ConfigError(f"{where}: keys 'tensor_core.sparse_n/sparse_m': expected N < M, M a power of two; got {n}:{m}")
-        if self.metadata_bits < (m - 1).bit_length():
+        if self.index_scheme not in INDEX_SCHEMES:
+            raise ConfigError(f"{where}: key 'tensor_core.index_scheme': expected one of "
+                              f"{', '.join(INDEX_SCHEMES)}, got {self.index_scheme!r}")
+        positions = index_positions(self.index_scheme, n, m)
+        if self.metadata_bits < (positions - 1).bit_length():
             raise ConfigError(
-                f"{where}: key 'tensor_core.metadata_bits': {self.metadata_bits} bits cannot index a group of {m}"
+                f"{where}: key 'tensor_core.metadata_bits': {self.metadata_bits} bits cannot name the "
+                f"{positions} positions a kept value may take in {n}:{m} with {self.index_scheme} indices"
             )
-        if self.mux_fan_in < m - n + 1:
+        if self.decoder_bits_per_cycle < self.metadata_bits:
             raise ConfigError(
-                f"{where}: key 'tensor_core.mux_fan_in': {n}:{m} needs at least {m - n + 1} inputs per kept value"
+                f"{where}: key 'tensor_core.decoder_bits_per_cycle': {self.decoder_bits_per_cycle} bits per "
+                f"cycle cannot carry one {self.metadata_bits}-bit index"
             )
 
 
@@ -203,10 +223,49 @@ class GpuTileShape:
 @dataclass(frozen=True)
 class GpuTiles:
     stages: int = field(metadata=doc("shared-memory pipeline stages (multi-buffering depth)"))
+    warp_tile_warps: int = field(
+        metadata=doc("warps that execute one warp tile: 1 (mma.sync: one warp, one tensor core) or "
+                     "4 (wgmma: a warpgroup spanning the SM's four sub-partitions)")
+    )
     raster_group_rows: int = field(
         metadata=doc("tile rows launched together before moving to the next columns (threadblock swizzle)")
     )
     candidates: tuple = field(metadata=doc("tile shapes the GEMM library chooses from", item_type=GpuTileShape))
+
+
+@dataclass(frozen=True)
+class GpuTechnology:
+    """Process and memory technology: what ``sparsesim.cost`` prices actions and area with."""
+
+    node: str = field(metadata=doc("process node: a table of sparsesim.cost (n45, n7, n5, n4) or a table file path"))
+    dram: str = field(metadata=doc("DRAM technology: hbm2, hbm2e, hbm3, gddr6, gddr6x or gddr7"))
+    static_w: float = field(
+        metadata=doc("board power that no action accounts for: leakage at load temperature, clock "
+                     "distribution, idle uncore, DRAM background and regulator losses")
+    )
+    vdd_v: float = field(default=None, metadata=doc("core supply at the sustained clock (default: the node's nominal)"))
+    energy_pj: dict = field(
+        default=None, metadata=doc("overrides of energies per action, pJ at vdd_v (see sparsesim.cost.ENERGY_OVERRIDES)",
+                                   value_type=float)
+    )
+    area_um2: dict = field(
+        default=None, metadata=doc("overrides of areas, um^2 (see sparsesim.cost.AREA_OVERRIDES)", value_type=float)
+    )
+
+    def check(self, where):
+        from ..cost import AREA_OVERRIDES, ENERGY_OVERRIDES, dram_pj_per_bit, load_node
+        from ..errors import ConfigError
+
+        for key, fn in (("node", load_node), ("dram", dram_pj_per_bit)):
+            try:
+                fn(getattr(self, key))
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: key 'technology.{key}': {exc}") from None
+        for table, allowed in (("energy_pj", ENERGY_OVERRIDES), ("area_um2", AREA_OVERRIDES)):
+            for k in getattr(self, table) or {}:
+                if k not in allowed:
+                    raise ConfigError(f"{where}: unknown key 'technology.{table}.{k}'; expected one of: "
+                                      f"{', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -224,6 +283,9 @@ class GpuArch:
     efficiency: GpuEfficiency = field(metadata=doc("achievable fractions of peak (calibration knobs)"))
     launch: GpuLaunch = field(metadata=doc("kernel and thread-block launch"))
     tiles: GpuTiles = field(metadata=doc("GEMM tiling the kernels use"))
+    technology: GpuTechnology = field(
+        default=None, metadata=doc("process node, supply, DRAM technology and static power (energy and area)")
+    )
     source: str = field(default="", metadata=doc("file the config was loaded from (set by the loader)"))
 
     # ---- derived quantities (hardware terms) ----

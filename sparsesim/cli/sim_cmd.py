@@ -93,6 +93,16 @@ def _simulate(args) -> int:
     if {"cta_m", "cta_n", "cta_k"} <= set(t or {}):  # GPU tiling (CPU results have none)
         print(f"  tiles       {t['cta_m']}x{t['cta_n']}x{t['cta_k']} ({res.ctas} CTAs, {res.ctas_per_sm}/SM, "
               f"{res.waves} waves)", file=out)
+    if res.energy_j is not None:
+        print(f"  energy      {res.energy_j * 1e3:.3f} mJ   avg power {res.avg_power_w:.1f} W "
+              f"(static {res.energy_breakdown_j['static'] / res.seconds:.1f} W)", file=out)
+        print("              " + "  ".join(f"{u} {v * 1e3:.3f}" for u, v in res.energy_breakdown_j.items())
+              + "  mJ", file=out)
+    if res.area is not None:
+        a = res.area
+        print(f"  area        sparse additions {a['sparse_um2']:.0f} um^2 per tensor core = "
+              f"{a['sparse_fraction'] * 100:.2f} % of the dense datapath ({a['dense_um2']:.0f} um^2, {a['node']}); "
+              f"chip {a['chip_sparse_mm2']:.2f} of {a['chip_dense_mm2']:.1f} mm^2", file=out)
     if res.tile_cycles:
         tc = res.tile_cycles
         print(f"  tile rows   MAC cycles per CTA min {min(tc):.0f}  max {max(tc):.0f}  "

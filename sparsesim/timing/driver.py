@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..arch import load_arch
 from ..arch.schema import DTYPES
+from ..cost import annotate as annotate_cost
 from ..errors import InputError, PatternError
 from ..patterns import parse_pattern
 from .engine import UNITS, estimate_cycles, simulate_wave
@@ -248,4 +249,4 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
     if exec_data is not None:
         res.output = exec_data.output
         res.tile_cycles = exec_data.tile_cycles(plan)
-    return res
+    return annotate_cost(res, arch)

@@ -20,6 +20,9 @@ class SimResult:
     moved to/from DRAM, compulsory plus re-reads); ``compulsory_bytes`` the same keys
     for reading every operand once.  ``actions`` counts per-unit actions (MACs,
     metadata decodes, mux selects, bytes per memory level) for energy models.
+    ``energy_j`` (joules, static included), ``energy_breakdown_j`` (by unit),
+    ``avg_power_w`` (energy / seconds) and ``area`` (dense tensor-core datapath and sparse
+    additions, :mod:`sparsesim.cost`) are set when the arch has a ``[technology]`` table.
     """
 
     arch: str
@@ -52,6 +55,10 @@ class SimResult:
     events: int = 0
     fast_forwarded_iterations: int = 0
     tile_cycles: list | None = None
+    energy_j: float | None = None
+    energy_breakdown_j: dict | None = None
+    avg_power_w: float | None = None
+    area: dict | None = None
     output: object = None  # exec mode: the bit-exact product (numpy array), not serialized
 
     @property

@@ -21,6 +21,7 @@ from math import ceil
 
 import numpy as np
 
+from ..arch.datapath import sparse_datapath
 from ..arch.schema import DTYPE_BYTES
 from ..errors import InputError
 from .statistical import passes_per_slice, slice_passes_moments
@@ -184,8 +185,10 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
         kept = passes * tile.cta_m * tile.cta_k * hw_density
         decodes = kept * (tile.cta_n / MMA_N)
         selects = kept * tile.cta_n
-        decode_cycles = decodes / (tc.decode_indices_per_cycle * sm.tensor_cores_per_sm)
-        mux_cycles = selects / (tc.mux_selects_per_cycle * sm.tensor_cores_per_sm)
+        sdp = sparse_datapath(arch)
+        lane_selects = selects * elt * 8 / sdp.mux_operand_bits
+        decode_cycles = decodes / (sdp.decoder_width * sm.tensor_cores_per_sm)
+        mux_cycles = lane_selects / (sdp.mux_selects_per_cycle * sm.tensor_cores_per_sm)
         if datapath == "sparse-passes":
             reencoded = tile.cta_m * tile.cta_k * pattern.density
             decode_cycles += reencoded / tc.unstructured_decode_per_cycle
@@ -197,8 +200,8 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
         "dram": arch.dram.latency_ns * clk_ghz,
         "l2": float(arch.l2.latency_cycles),
         "smem": float(sm.shared_memory_latency_cycles),
-        "decode": float(tc.decode_latency_cycles) if decode_cycles else 0.0,
-        "mux": float(tc.mux_latency_cycles) if mux_cycles else 0.0,
+        "decode": float(sparse_datapath(arch).decode_latency_cycles) if decode_cycles else 0.0,
+        "mux": float(sparse_datapath(arch).mux_latency_cycles) if mux_cycles else 0.0,
         "mma": float(tc.mma_latency_cycles),
     }
     plan = GemmPlan(arch, m, n, k, dtype, pattern, fmt, tile, datapath, passes, ctas_per_sm,
