@@ -287,7 +287,7 @@ def bound_figure(rows, archs, workload, labels):
     return fig
 
 
-def write_figures(rows, out_dir, totals=None) -> dict:
+def write_figures(rows, out_dir, totals=None, progress=False) -> dict:
     """Draw every figure for every workload in ``rows``; returns ``{(kind, workload): [paths]}``."""
     out_dir = Path(out_dir)
     totals = totals if totals is not None else D.network_totals(rows)
@@ -295,14 +295,18 @@ def write_figures(rows, out_dir, totals=None) -> dict:
     labels = D.label_order(D.label(r) for r in rows)
     colors = _colors(labels)
     density = D.nearest_density(rows, 0.5)
-    figs = {}
+    from ..progress import steps
+
+    jobs = []
     for wl in D.ordered_unique(r["workload"] for r in rows):
         wl_archs = [a for a in archs if any(r["arch"] == a and r["workload"] == wl for r in rows)]
-        for kind, make in (
-            ("speedup", lambda: speedup_figure(totals, wl_archs, wl, labels, colors)),
-            ("traffic", lambda: traffic_figure(totals, wl_archs, wl, labels, colors)),
-            ("layers", lambda: layers_figure(rows, wl_archs, wl, labels, colors, density)),
-            ("bound", lambda: bound_figure(rows, wl_archs, wl, labels)),
-        ):
-            figs[(kind, wl)] = save_figure(make(), out_dir, f"{kind}_{wl}")
+        jobs += [
+            ("speedup", wl, lambda a=wl_archs, w=wl: speedup_figure(totals, a, w, labels, colors)),
+            ("traffic", wl, lambda a=wl_archs, w=wl: traffic_figure(totals, a, w, labels, colors)),
+            ("layers", wl, lambda a=wl_archs, w=wl: layers_figure(rows, a, w, labels, colors, density)),
+            ("bound", wl, lambda a=wl_archs, w=wl: bound_figure(rows, a, w, labels)),
+        ]
+    figs = {}
+    for kind, wl, make in steps(jobs, "figures", enabled=progress):
+        figs[(kind, wl)] = save_figure(make(), out_dir, f"{kind}_{wl}")
     return figs
