@@ -331,24 +331,33 @@ def check_supported(points) -> None:
             return str(exc)
         return None
 
+    dense = PatternSpec("dense", "dense", 1.0)
     seen = set()
     for point in points:
         p = point.simulated
-        combo = (p.arch, p.dtype, p.pattern, p.format, p.density if p.pattern == "unstructured" else None)
-        if combo in seen:
-            continue
-        seen.add(combo)
-        try:
-            _arch(p.arch)
-        except SparsesimError:
-            continue  # an unloadable arch is reported by its points, as before
-        reason = refusal(p.arch, p.dtype, p)
-        if reason is None:
-            continue
-        works = [d for d in DTYPES if d != p.dtype and refusal(p.arch, d, p) is None]
-        label = "" if p.pattern == "dense" else f" with pattern {p.pattern if p.pattern != 'unstructured' else 'unstructured:' + p.format}"
-        raise InputError(f"dtype {p.dtype} does not run on {p.arch}{label}: {reason}; dtypes that work there"
-                         f"{label}: {', '.join(works) or 'none'}")
+        for spec in (dense, p):  # the dtype at all, then with this pattern
+            combo = (p.arch, p.dtype, spec.pattern, spec.format,
+                     spec.density if spec.pattern == "unstructured" else None)
+            if combo in seen:
+                continue
+            seen.add(combo)
+            try:
+                _arch(p.arch)
+            except SparsesimError:
+                break  # an unloadable arch is reported by its points, as before
+            reason = refusal(p.arch, p.dtype, spec)
+            if reason is None:
+                continue
+            works = [d for d in DTYPES if d != p.dtype and refusal(p.arch, d, spec) is None]
+            if spec.pattern != "dense" and not works:
+                continue  # the arch refuses the pattern whatever the dtype: its points record why
+            label = "" if spec.pattern == "dense" else f" with {_label(spec)}"
+            raise InputError(f"dtype {p.dtype} does not run on {p.arch}{label}: {reason}; "
+                             f"dtypes that work there{label}: {', '.join(works) or 'none'}")
+
+
+def _label(spec) -> str:
+    return f"unstructured:{spec.format}" if spec.pattern == "unstructured" else spec.pattern
 
 
 def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None,
