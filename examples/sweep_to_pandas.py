@@ -14,7 +14,7 @@ df["network_seconds"] = df.seconds * df.repeat  # typed columns: numbers are num
 total = df.groupby(["arch", "pattern"]).network_seconds.sum().unstack("arch")
 speedup = total.loc["dense"] / total
 print("BERT-base, batch 8: network speedup over dense")
-print(speedup.round(2).to_string())
+print(speedup.to_string(float_format="{:.2f}".format))
 
 # a Hugging Face config at decode: the attention products run dense under every pattern
 wl = sparsesim.load_workload("qwen2-0.5b", phase="decode", context=2048, batch=16)
@@ -22,4 +22,4 @@ df = sparsesim.sweep(arch="a100", workload=[wl], patterns=["dense", "2:4"], jobs
 dense = df[df.pattern == "dense"].set_index("layer")
 share = 100 * dense.seconds * dense.repeat / (dense.seconds * dense.repeat).sum()
 print(f"\n{wl.name} on a100: share of dense time per layer (%)")
-print(share.round(1).to_string())
+print(share.to_string(float_format="{:.1f}".format))
