@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_arch": ("sparsesim.arch", "load_arch"),
     "simulate": ("sparsesim.timing", "simulate"),
+    "sweep": ("sparsesim.dse.api", "sweep"),
+    "load_workload": ("sparsesim.workloads", "load_workload"),
+    "read_results": ("sparsesim.dse.store", "read_results"),
 }
 
 

@@ -60,7 +60,7 @@ def test_cli_on_a_safetensors_file(tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["masks", "--weights", str(f), "--out", str(out), "--max-sweeps", "1", "--layers", "2"]) == 0
     cap = capsys.readouterr()
-    assert "[1/2]" in cap.err and "wrote report" in cap.out
+    assert "layers: 100%" in cap.err and "2/2" in cap.err and "wrote report" in cap.out  # tqdm bar on stderr
     assert (out / "report.md").is_file() and (out / "kept_magnitude.png").is_file()
 
 

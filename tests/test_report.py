@@ -103,17 +103,18 @@ def no_figures(monkeypatch):
     """Skip drawing (covered by the tests above) where only report.md is checked."""
     from sparsesim.report import plots
 
-    monkeypatch.setattr(plots, "write_figures", lambda rows, out_dir, totals=None: {})
+    monkeypatch.setattr(plots, "write_figures", lambda rows, out_dir, totals=None, progress=False: {})
 
 
 def test_report_from_interrupted_sweep_fills_speedup(tmp_path, no_figures):
     pts = plan_points(["a100"], ["bert-base"], "dense,2:4,unstructured:csr", "0.25:1.0:0.25")
     rows = [make_row(p, fakes.roofline_point(p)) for p in pts]
-    with ResultStore(tmp_path / "r.csv") as store:  # append log only, never finalized
+    with ResultStore(tmp_path / "r.sqlite") as store:  # the store of a sweep that never finished
         store.open()
         for r in rows:
             store.append(r)
-    back = read_results(tmp_path / "r.csv")
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        back = list(store.open().values())
     assert all(r["speedup"] is None for r in back)
     write_report(back, tmp_path / "out")
     md = (tmp_path / "out" / "report.md").read_text()

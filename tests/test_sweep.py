@@ -8,6 +8,7 @@ when it is available.
 import csv
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -144,10 +145,11 @@ def test_rerun_resumes_and_computes_only_missing(tmp_path, monkeypatch):
     run_sweep(pts, out, fakes.counting_point, jobs=1)
     assert len(log.read_text().splitlines()) == first  # nothing recomputed
     assert out.read_bytes() == ref
-    # drop 5 rows and tear the last one, as a crash would leave it
-    lines = out.read_text().splitlines(keepends=True)
-    torn = "".join(lines[:-5]) + lines[-5][:17]
-    out.write_text(torn)
+    # drop 5 rows from the store, as a crash before they were committed would leave it
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        db.execute("DELETE FROM results WHERE rowid IN (SELECT rowid FROM results ORDER BY rowid DESC LIMIT 5)")
+    db.close()
+    out.write_text("a stale table is not read while the store exists\n")
     log.write_text("")
     res = run_sweep(pts, out, fakes.counting_point, jobs=1)
     assert res.computed == 5 and res.reused == len(pts) - 5
@@ -156,36 +158,54 @@ def test_rerun_resumes_and_computes_only_missing(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_each_row_is_on_disk_before_the_next_point_starts(tmp_path, monkeypatch):
-    import sparsesim.dse.store as store
+def _stored(path):
+    """Rows committed to a sweep's SQLite store, read by another connection (as after a crash)."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.OperationalError:  # created, table not yet
+        return 0
+    finally:
+        db.close()
 
+
+def test_each_row_is_on_disk_before_the_next_point_starts(tmp_path):
     out = tmp_path / "r.csv"
-    synced = []
-    real_fsync = store.os.fsync
-    monkeypatch.setattr(store.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     seen = []
 
     def watching_point(p):
-        # when point i starts, the rows of points 0..i-1 are complete lines on disk
-        text = out.read_text()
-        seen.append((len(seen), text.count("\n") - 1, text.endswith("\n")))
+        # when point i starts, the rows of points 0..i-1 are committed to the store
+        seen.append((len(seen), _stored(tmp_path / "r.sqlite")))
         return fakes.roofline_point(p)
 
     pts = small_plan(archs=["a100"], patterns="dense,2:4", densities="0.5")
     run_sweep(pts, out, watching_point, jobs=1)
-    assert seen == [(i, i, True) for i in range(len(pts))]
-    assert len(synced) >= len(pts) + 1  # header + one fsync per row (+ the final table)
+    assert seen == [(i, i) for i in range(len(pts))]
+
+
+def test_store_is_durable_and_typed(tmp_path):
+    """WAL journal with synchronous=FULL: a commit is on disk when append returns."""
+    pts = small_plan(archs=["a100"], patterns="dense,2:4", densities="0.5")
+    res = run_sweep(pts, tmp_path / "r.csv", fakes.roofline_point, jobs=1)
+    db = sqlite3.connect(tmp_path / "r.sqlite")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    types = dict(db.execute("SELECT typeof(seconds), typeof(m) FROM results LIMIT 1").fetchall())
+    db.close()
+    assert types == {"real": "integer"}
+    r = res.rows[0]
+    assert isinstance(r["seconds"], float) and isinstance(r["m"], int) and r["prunable"] is True
+    assert r["seconds"] * r["repeat"] > 0
 
 
 def test_progress_bar_draws_only_on_request(capsys):
-    from sparsesim.cli.sweep_cmd import _ProgressBar
+    from sparsesim.progress import Progress
 
-    bar = _ProgressBar(enabled=True)
+    bar = Progress("sweep", enabled=True, unit="pt")
     bar(0, 4)
     bar(4, 4)
     err = capsys.readouterr().err
-    assert "[" + "#" * 30 + "] 4/4 100.0%" in err and err.endswith("\n")
-    quiet = _ProgressBar(enabled=False)
+    assert "sweep: 100%" in err and "4/4" in err and err.endswith("\n")  # tqdm's line, not a terminal
+    quiet = Progress("sweep", enabled=False)
     quiet(2, 4)
     assert capsys.readouterr().err == ""
 
@@ -226,13 +246,8 @@ def test_foreign_file_is_not_overwritten(tmp_path):
 
 
 def _complete_rows(path):
-    text = path.read_text()
-    lines = text.splitlines(keepends=True)
-    complete = [l for l in lines if l.endswith("\n")]
-    rows = list(csv.reader(complete))
-    assert tuple(rows[0]) == COLUMNS
-    assert all(len(r) == len(COLUMNS) for r in rows[1:])
-    return len(rows) - 1, len(lines) - len(complete)
+    """Rows in the store of results table ``path`` (a half-written one is rolled back by SQLite)."""
+    return _stored(path.with_suffix(".sqlite"))
 
 
 def test_sigkill_mid_sweep_loses_only_points_in_flight(tmp_path):
@@ -247,19 +262,21 @@ def test_sigkill_mid_sweep_loses_only_points_in_flight(tmp_path):
     proc = subprocess.Popen(cmd + args, env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
+    store = out.with_suffix(".sqlite")
     while time.time() < deadline:
-        if out.exists() and out.read_text().count("\n") > 30:
+        if store.exists() and _stored(store) > 30:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    stored, torn = _complete_rows(out)
+    assert not out.exists()  # the table is written only when the sweep ends
+    stored = _complete_rows(out)
     calls = len(log.read_text().splitlines())
     total = 2 * 4 * (1 + 1 + 20)
     assert 30 <= stored < total
     # at most the point in flight (jobs=1) is lost: every call but one was stored
-    assert calls - stored <= 1 and torn <= 1
+    assert calls - stored <= 1
     log.write_text("")
     rc = subprocess.run(cmd + args, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert rc.returncode == 0, rc.stderr
@@ -299,9 +316,9 @@ def test_a_dying_worker_stops_the_sweep_and_keeps_finished_rows(tmp_path):
     out = tmp_path / "r.csv"
     with pytest.raises(SweepAborted, match="rerun the same command"):
         run_sweep(pts, out, fakes.dying_point, jobs=2, chunk_size=1)
-    stored, torn = _complete_rows(out)
-    assert torn == 0 and stored < len(pts)
-    assert all(r["layer"] != "ffn.down" for r in read_results(out))
+    stored = _complete_rows(out)
+    assert stored < len(pts)
+    assert all(r["layer"] != "ffn.down" for r in read_results(out.with_suffix(".sqlite")))
     res = run_sweep(pts, out, fakes.roofline_point, jobs=1)
     assert res.computed == len(pts) - stored
     assert out.read_bytes() == reference(tmp_path, pts)
@@ -325,9 +342,16 @@ def test_cli_sweep_and_report(tmp_path, monkeypatch, capsys):
     assert fakes.cli(args) == 0
     out = capsys.readouterr()
     assert "24 points: 24 computed" in out.out
-    assert out.err == ""  # no progress bar when stderr is not a terminal
+    assert "sweep: 100%" in out.err  # the progress bar's last line, also when not on a terminal
+    assert fakes.cli(args + ["-q"]) == 0
+    out = capsys.readouterr()
+    assert out.err == "" and out.out == ""  # -q: no bar, no summary
     assert fakes.cli(args) == 0
-    assert "0 computed" in capsys.readouterr().out
+    assert "24 points: 0 computed" in capsys.readouterr().out
+    rows = read_results(tmp_path / "r.csv")
+    assert rows == read_results(tmp_path / "r.sqlite") == read_results(tmp_path / "r.parquet")
+    assert fakes.cli(["sweep", "--arch", "a100", "--workload", "bert-base", "--out", "r.txt"]) == 2
+    assert ".csv" in capsys.readouterr().err
     assert fakes.cli(["sweep", "--arch", "a100", "--out", "r.csv"]) == 2
     assert "--workload" in capsys.readouterr().err
     assert fakes.cli(args[:-2] + ["--evaluator", "nope:fn"]) == 2

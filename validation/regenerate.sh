@@ -7,7 +7,7 @@ MEASURED=(--measured validation/gpu_2to4_published.csv --measured validation/gpu
           --measured validation/gpu_2to4_h100_int8.csv)
 
 # 1. calibrate A100 on its fp16 S1 rows (m*n*k >= 2^30); held-out and leave-one-out errors
-"$SPARSESIM" calibrate --measured validation/gpu_2to4_published.csv --arch a100 --loo
+"$SPARSESIM" calibrate --measured validation/gpu_2to4_published.csv --arch a100 --loo --out validation/a100-calibrated.toml
 
 # 2. the report page
 "$SPARSESIM" validate "${MEASURED[@]}" --arch-map A100=validation/a100-calibrated.toml --out reports/validation

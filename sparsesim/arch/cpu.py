@@ -187,8 +187,7 @@ def load_cpu_arch(name_or_path) -> CpuArch:
 
 def cpu_archs() -> list:
     """Names of the CPU configs on the search path."""
-    import tomllib
-
+    from .._toml import tomllib
     from .load import available_archs
 
     out = []

@@ -8,7 +8,10 @@ over it key by key (tables merge recursively; scalars and arrays replace).  The
 merged document is then validated against the schema of its ``kind``.
 
 Config search path: the directories in ``$SPARSESIM_ARCH_PATH`` (``os.pathsep``
-separated), then the project's ``arch_configs/``.
+separated; ``sparsesim --arch-path DIR`` prepends to it), then the built-in configs,
+which ship inside the package as ``sparsesim.arch.configs`` (source: the repository's
+``arch_configs/``).  User folders add to the built-ins; a user file named like a
+built-in one takes its place.
 """
 
 from __future__ import annotations
@@ -16,25 +19,22 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import tomllib
+from .._toml import tomllib
 import typing
 from pathlib import Path
 
+from .._resources import builtin_dir, user_dirs
 from ..errors import ConfigError
 from . import schema as _schema
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "arch_configs"
+ENV_PATH = "SPARSESIM_ARCH_PATH"
+DEFAULT_DIR = builtin_dir("sparsesim.arch.configs", "arch_configs")
 TOP_KEYS = ("name", "kind", "description", "base")
 
 
 def search_path() -> list[Path]:
-    dirs = []
-    env = os.environ.get("SPARSESIM_ARCH_PATH", "")
-    for part in env.split(os.pathsep):
-        if part:
-            dirs.append(Path(part))
-    dirs.append(DEFAULT_DIR)
-    return dirs
+    """User folders (``$SPARSESIM_ARCH_PATH``) first, then the built-in configs."""
+    return [*user_dirs(ENV_PATH), DEFAULT_DIR]
 
 
 def available_archs() -> dict[str, Path]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 
 from .. import __version__
@@ -36,7 +38,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for p in sub.choices.values():
+        _add_common(p)
     return parser
+
+
+def _add_common(p) -> None:
+    """Options every command takes: verbosity and the user folders of configs and workloads."""
+    g = p.add_argument_group("common options")
+    g.add_argument("-v", "--verbose", action="count", default=0,
+                   help="say more (-v: what is done, -vv: debug detail; errors with their traceback)")
+    g.add_argument("--arch-path", action="append", default=[], metavar="DIR",
+                   help="folder of extra arch configs (repeatable; adds to the built-in ones and $SPARSESIM_ARCH_PATH)")
+    g.add_argument("--workload-path", action="append", default=[], metavar="DIR",
+                   help="folder of extra workloads (repeatable; adds to the built-in ones and $SPARSESIM_WORKLOAD_PATH)")
+
+
+def _setup(args) -> None:
+    from .._resources import prepend_env_path
+
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="sparsesim: %(message)s", stream=sys.stderr)
+    # through the environment, so that worker processes search the same folders
+    prepend_env_path("SPARSESIM_ARCH_PATH", args.arch_path)
+    prepend_env_path("SPARSESIM_WORKLOAD_PATH", args.workload_path)
 
 
 def main(argv=None) -> int:
@@ -46,8 +71,19 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        _setup(args)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return rc
+    except BrokenPipeError:
+        # the reader of our output went away (`sparsesim archs --json | head -1`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except SparsesimError as exc:
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
         print(f"sparsesim {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,19 +10,24 @@ ENCODING_CHOICES = ("index", "combinatorial", "bitmask", "cutlass")
 def register(sub) -> None:
     p = sub.add_parser(
         "compress",
-        help="prune + compress a .npy weight matrix into values + metadata (.npz)",
+        help="prune + compress a .npy weight matrix (or every 2-D weight of a .safetensors model) "
+             "into values + metadata (.npz or .safetensors)",
         description=(
             "Prune a 2-D .npy matrix to N:M along its last axis (K) and write the compressed "
-            "values and metadata to an .npz archive. Encodings: index (ceil(log2 M) bits per "
-            "kept value), combinatorial (ceil(log2 C(M,N)) bits per group), bitmask (M bits "
-            "per group), cutlass (the 2:4 tensor-core layout: int16/int32 reordered metadata)."
+            "values and metadata to an .npz archive or a .safetensors file. Encodings: index (ceil(log2 M) "
+            "bits per kept value), combinatorial (ceil(log2 C(M,N)) bits per group), bitmask (M bits "
+            "per group), cutlass (the 2:4 tensor-core layout: int16/int32 reordered metadata, as "
+            "torch.sparse.SparseSemiStructuredTensorCUTLASS takes it). A .safetensors input (a model) "
+            "is compressed weight by weight: every 2-D tensor whose K fits the pattern gets NAME.values, "
+            "NAME.metadata and NAME.mask (the N:M keep-mask, uint8) in the output .safetensors."
         ),
     )
-    p.add_argument("input", help="input .npy file (rows x K)")
-    p.add_argument("--out", "-o", required=True, help="output .npz file (written atomically)")
+    p.add_argument("input", help="input .npy file (rows x K) or .safetensors model")
+    p.add_argument("--out", "-o", required=True, help="output .npz or .safetensors file (written atomically)")
     p.add_argument("--pattern", default="2:4", help="N:M pattern (default 2:4)")
     p.add_argument("--encoding", default="index", choices=ENCODING_CHOICES)
     p.add_argument("--pad", action="store_true", help="zero-pad K up to a multiple of M")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar (model input)")
     p.set_defaults(func=_compress)
 
     p = sub.add_parser("decompress", help="rebuild the dense .npy matrix from a compressed .npz")
@@ -56,35 +61,96 @@ def _load_npy(path):
         raise InputError(f"{path}: not a readable .npy/.npz file ({exc})") from None
 
 
-def _compress(args) -> int:
+def _compress_matrix(w, pat, encoding, pad):
+    """(arrays, kept values, metadata) of one weight matrix; arrays: values, metadata, mask."""
     import numpy as np
 
     from .. import formats
     from ..errors import InputError
+
+    dense = formats.prune(w, pat.n, pat.m, pad=pad)
+    if encoding == "cutlass":
+        if (pat.n, pat.m) not in ((2, 4), (1, 2)):
+            raise InputError("--encoding cutlass takes 2:4 (1:2 for float32)")
+        values, meta = formats.to_cutlass(dense)
+    else:
+        values, indices = formats.compress(w, pat.n, pat.m, pad=pad)
+        meta = formats.encode_metadata(indices, pat.n, pat.m, encoding)
+    mask = (dense != 0).astype(np.uint8)
+    return {"values": values, "metadata": meta, "mask": mask}
+
+
+def _save_safetensors(path, tensors: dict, header: dict) -> None:
+    from ..errors import InputError
+    from ..io import write_bytes_atomic
+
+    try:
+        from safetensors.numpy import save
+    except ImportError:
+        raise InputError("writing .safetensors needs the 'safetensors' package: pip install safetensors") from None
+    write_bytes_atomic(path, save(tensors, metadata={k: str(v) for k, v in header.items()}))
+
+
+def _compress_model(args, pat) -> int:
+    """Every 2-D weight of a .safetensors model: values, metadata and keep-mask by layer name."""
+    from ..errors import FormatError, InputError
+    from ..masks.report import load_safetensors
+    from ..progress import steps
+
+    if not str(args.out).endswith(".safetensors"):
+        raise InputError(f"--out {args.out}: a model is written as .safetensors")
+    tensors = load_safetensors(args.input)
+    out, skipped, dense_bytes, packed = {}, [], 0, 0
+    for name, w in steps(sorted(tensors.items()), "weights", enabled=not args.quiet):
+        if w.ndim != 2 or w.dtype.kind not in "fi":
+            continue
+        try:
+            arrays = _compress_matrix(w, pat, args.encoding, args.pad)
+        except (FormatError, InputError) as exc:
+            skipped.append(f"{name} ({exc})")
+            continue
+        for part, arr in arrays.items():
+            out[f"{name}.{part}"] = arr
+        dense_bytes += w.nbytes
+        packed += arrays["values"].nbytes + arrays["metadata"].nbytes
+    if not out:
+        raise InputError(f"{args.input}: no 2-D weight could be compressed to {pat} '{args.encoding}'"
+                         + (f" (first: {skipped[0]})" if skipped else ""))
+    header = {"format": "sparsesim-nm", "pattern": str(pat), "encoding": args.encoding,
+              "layers": len(out) // 3, "source": str(args.input)}
+    _save_safetensors(args.out, out, header)
+    print(f"{args.input}: {len(out) // 3} weights -> {pat} '{args.encoding}': {packed} B of values + "
+          f"metadata ({packed / max(dense_bytes, 1):.2%} of dense); {len(skipped)} skipped -> {args.out}")
+    for s in skipped[:10]:
+        print(f"  skipped {s}")
+    return 0
+
+
+def _compress(args) -> int:
+    import numpy as np
+
+    from ..errors import InputError
     from ..io import atomic_path
     from ..patterns import parse_pattern
 
-    w = _load_npy(args.input)
-    if not isinstance(w, np.ndarray):
-        raise InputError(f"{args.input}: expected a single array (.npy), got an archive")
     pat = parse_pattern(args.pattern)
     if not pat.is_nm:
         raise InputError(f"--pattern must be N:M, got {args.pattern!r}")
+    if str(args.input).endswith(".safetensors"):
+        return _compress_model(args, pat)
+    w = _load_npy(args.input)
+    if not isinstance(w, np.ndarray):
+        raise InputError(f"{args.input}: expected a single array (.npy), got an archive")
     k = w.shape[1] if w.ndim == 2 else 0
-    if args.encoding == "cutlass":
-        if (pat.n, pat.m) not in ((2, 4), (1, 2)):
-            raise InputError("--encoding cutlass takes 2:4 (1:2 for float32)")
-        dense = formats.prune(w, pat.n, pat.m, pad=args.pad)
-        values, meta = formats.to_cutlass(dense)
-        arrays = {"values": values, "metadata": meta}
-    else:
-        values, indices = formats.compress(w, pat.n, pat.m, pad=args.pad)
-        meta = formats.encode_metadata(indices, pat.n, pat.m, args.encoding)
-        arrays = {"values": values, "metadata": meta}
+    arrays = _compress_matrix(w, pat, args.encoding, args.pad)
+    values, meta = arrays["values"], arrays["metadata"]
     header = {"pattern": str(pat), "encoding": args.encoding, "k": int(k), "dtype": str(w.dtype)}
-    with atomic_path(args.out) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, header=np.array(json.dumps(header)), **arrays)
+    if str(args.out).endswith(".safetensors"):
+        _save_safetensors(args.out, {"values": values, "metadata": meta}, {"format": "sparsesim-nm", **header})
+    else:
+        with atomic_path(args.out) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, header=np.array(json.dumps(header)), values=values, metadata=meta)
     dense_bytes = w.nbytes
     print(
         f"{args.input}: {w.shape[0]}x{k} {w.dtype} -> {pat} '{args.encoding}': "

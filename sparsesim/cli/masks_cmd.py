@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-DEFAULT_OUT = "reports/masks"
+DEFAULT_OUT = "masks-report"  # in the working directory, never onto the committed reports/masks
 
 
 def register(sub) -> None:
@@ -25,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     p.add_argument("--max-sweeps", type=int, default=6, help="permutation search sweeps per layer (default 6)")
     p.add_argument("--layers", type=int, default=None, help="only the first N linear layers (quick look)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_masks)
 
 
@@ -49,10 +48,16 @@ def _masks(args) -> int:
         keep = {name for name, _ in report.linear_layers(tensors)[: args.layers]}
         tensors = {k: v for k, v in tensors.items() if k in keep}
 
-    def progress(i, count, name):
-        print(f"[{i + 1}/{count}] {name}", file=sys.stderr, flush=True)
+    from ..progress import Progress
 
-    rows = report.study(tensors, max_sweeps=args.max_sweeps, progress=progress)
+    with Progress("layers", enabled=not args.quiet, unit="layer") as bar:
+        def progress(i, count, name):  # called before layer i
+            if bar.bar is not None:
+                bar.bar.set_postfix_str(name, refresh=False)
+            bar(i, count)
+
+        rows = report.study(tensors, max_sweeps=args.max_sweeps, progress=progress)
+        bar(len(rows), len(rows))
     command = "sparsesim masks" + (f" --weights {args.weights}" if args.weights else "") + f" --out {args.out}"
     if args.max_sweeps != 6:
         command += f" --max-sweeps {args.max_sweeps}"

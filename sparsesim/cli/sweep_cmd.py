@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-import time
 
 DEFAULT_ARCHS = ("a100", "a100-4of8", "h100")
 DEFAULT_WORKLOADS = ("bert-base", "resnet-50")
@@ -15,9 +13,13 @@ DEFAULT_BATCH = 8
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "workloads", help="list the workloads (networks as GEMM layers)",
-        description="List workloads/*.toml; with NAME, show its GEMM layers (m, n, k, repeat).",
+        description="List the built-in workloads and those in the --workload-path folders; with NAME "
+                    "(or a path to a .toml, a .csv GEMM list or a Hugging Face config.json), show its "
+                    "GEMM layers (m, n, k, repeat).",
     )
-    p.add_argument("name", nargs="?", help="a workload name or .toml path to show layer by layer")
+    p.add_argument("name", nargs="?", help="a workload name or path to show layer by layer")
+    p.add_argument("--batch", type=int, metavar="N", help="batch size (images or sequences)")
+    _workload_options(p)
     p.set_defaults(func=_workloads)
 
     p = subparsers.add_parser(
@@ -33,7 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--arch", action="append", metavar="NAME",
                    help="arch config name (repeatable), e.g. --arch a100 --arch h100")
     p.add_argument("--workload", action="append", metavar="NAME",
-                   help="workload name or .toml path (repeatable), see `sparsesim workloads`")
+                   help="workload name, or path to a .toml, a .csv GEMM list (m,n,k[,count,name,dtype]) or "
+                        "a Hugging Face config.json (repeatable); see `sparsesim workloads`")
     p.add_argument("--patterns", metavar="LIST",
                    help="comma list of dense, N:M, unstructured:csr|csb|bitmask "
                         "(default: dense,2:4,4:8,1:2,unstructured:csr,unstructured:csb,unstructured:bitmask)")
@@ -45,7 +48,10 @@ def register(subparsers) -> None:
                         f"tokens); default: each file's own, {DEFAULT_BATCH} with --default")
     p.add_argument("--dtype", default="fp16", help="element type of A and B (default fp16)")
     p.add_argument("--mode", default="statistical", help="timing mode passed to the engine (default statistical)")
-    p.add_argument("--out", metavar="CSV", help="results table (CSV; a .parquet copy is written too when pyarrow is installed)")
+    _workload_options(p)
+    p.add_argument("--out", metavar="FILE",
+                   help="results table: .csv (plus a .parquet copy when pyarrow is installed), .parquet or "
+                        ".sqlite; the rows are kept in FILE's .sqlite store while the sweep runs")
     p.add_argument("--jobs", type=int, metavar="N", help="local worker processes (default: all cores; 1 = in-process)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster instead of local processes")
     p.add_argument("--retry-errors", action="store_true", help="recompute points whose stored row holds an error")
@@ -62,70 +68,61 @@ def register(subparsers) -> None:
         description="Write speedup/traffic-vs-density figures (PNG + SVG), a per-layer breakdown, "
                     "a roofline-style bound view and report.md into --out.",
     )
-    p.add_argument("results", help="results CSV written by `sparsesim sweep`")
+    p.add_argument("results", help="results table written by `sparsesim sweep` (.csv, .parquet or .sqlite)")
     p.add_argument("--out", required=True, metavar="DIR", help="report folder, e.g. reports/NAME/")
     p.add_argument("--title", help="report title (default: derived from the results)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_report)
 
 
+def _workload_options(p) -> None:
+    g = p.add_argument_group("Hugging Face config.json workloads")
+    g.add_argument("--phase", default="prefill", choices=("prefill", "decode"),
+                   help="prefill (batch x seq-len tokens) or decode (one new token per sequence); default prefill")
+    g.add_argument("--seq-len", type=int, metavar="N",
+                   help="prompt length of prefill (default: min(2048, max_position_embeddings))")
+    g.add_argument("--context", type=int, metavar="N", help="tokens in the KV cache at decode (default: --seq-len)")
+
+
+def _wl_kwargs(args) -> dict:
+    return {"phase": args.phase, "seq_len": args.seq_len, "context": args.context}
+
+
 def _workloads(args) -> int:
-    from ..workloads import list_workloads, load_workload
+    from ..errors import ConfigError
+    from ..workloads import available_workloads, load_workload
 
     if args.name:
-        wl = load_workload(args.name)
+        wl = load_workload(args.name, batch=args.batch, **_wl_kwargs(args))
         print(f"{wl.name}: {wl.description}")
         for s in wl.sources:
             print(f"  source: {s}")
-        print(f"  {'#':>3} {'layer':<22} {'op':<7} {'m':>7} {'n':>7} {'k':>7} {'repeat':>6}")
+        print(f"  {'#':>3} {'layer':<26} {'op':<7} {'m':>7} {'n':>7} {'k':>7} {'repeat':>6}")
         for i, l in enumerate(wl.layers):
-            print(f"  {i:>3} {l.name:<22} {l.op:<7} {l.m:>7} {l.n:>7} {l.k:>7} {l.repeat:>6}")
-        print(f"  total: {wl.total_macs / 1e9:.3f} GMAC, {wl.total_weights / 1e6:.2f} M weights")
+            tag = "" if l.prunable else "  (activations: dense)"
+            print(f"  {i:>3} {l.name:<26} {l.op:<7} {l.m:>7} {l.n:>7} {l.k:>7} {l.repeat:>6}{tag}")
+        print(f"  total: {wl.total_macs / 1e9:.3f} GMAC, {wl.total_weights / 1e6:.2f} M weights, "
+              f"{len(wl.layers)} layers, {wl.gemm_count} GEMMs")
         return 0
-    names = list_workloads()
-    print(f"{'name':<18} {'layers':>6} {'GEMMs':>6} {'GMAC':>10}  description")
-    for name in names:
-        wl = load_workload(name)
-        gemms = sum(l.repeat for l in wl.layers)
-        print(f"{wl.name:<18} {len(wl.layers):>6} {gemms:>6} {wl.total_macs / 1e9:>10.3f}  {wl.description}")
-    return 0
-
-
-class _ProgressBar:
-    """A one-line progress bar on stderr, drawn only on a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.t0 = time.monotonic()
-        self.last = 0.0
-        self.first = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if done < total and now - self.last < 0.1:
-            return
-        self.last = now
-        frac = done / total if total else 1.0
-        width = 30
-        fill = int(frac * width)
-        if self.first is None:
-            self.first = done  # rows already in the file from an earlier run
-        rate = ""
-        elapsed = now - self.t0
-        if elapsed > 0.5 and self.first < done < total:
-            eta = elapsed / (done - self.first) * (total - done)
-            rate = f"  {elapsed:.0f}s elapsed, ~{eta:.0f}s left"
-        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} {100 * frac:5.1f}%{rate}\033[K")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+    print(f"{'name':<30} {'layers':>6} {'GEMMs':>6} {'GMAC':>10}  description")
+    bad = 0
+    for name, path in available_workloads().items():
+        try:
+            wl = load_workload(path, batch=args.batch, **_wl_kwargs(args))
+        except ConfigError as exc:  # one broken file hides nothing else
+            bad += 1
+            print(f"{name:<30} {'-':>6} {'-':>6} {'-':>10}  INVALID: {exc}")
+            continue
+        print(f"{name:<30} {len(wl.layers):>6} {wl.gemm_count:>6} {wl.total_macs / 1e9:>10.3f}  {wl.description}")
+    return 1 if bad else 0
 
 
 def _sweep(args) -> int:
-    from ..dse.sweep import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, load_evaluator, plan_points,
-                             run_sweep, simulate_point)
+    from ..dse.store import check_table_path
+    from ..dse.sweep import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, check_supported, load_evaluator,
+                             plan_points, run_sweep, simulate_point)
     from ..errors import InputError
+    from ..progress import Progress
 
     report_dir = args.report
     if args.default:
@@ -141,14 +138,17 @@ def _sweep(args) -> int:
         raise InputError("sweep: give at least one --workload (or --default)")
     if not args.out:
         raise InputError("sweep: give --out RESULTS.csv (or --default)")
+    check_table_path(args.out)
     evaluator = load_evaluator(args.evaluator) if args.evaluator else simulate_point
     points = plan_points(args.arch, args.workload,
                          args.patterns or ",".join(DEFAULT_PATTERNS),
                          args.densities or DEFAULT_DENSITIES, dtype=args.dtype, mode=args.mode,
-                         batch=args.batch)
-    bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
-    res = run_sweep(points, args.out, evaluator, jobs=args.jobs, scheduler=args.scheduler,
-                    progress=bar, retry_errors=args.retry_errors)
+                         batch=args.batch, **_wl_kwargs(args))
+    if evaluator is simulate_point:
+        check_supported(points)
+    with Progress("sweep", enabled=not args.quiet, unit="pt") as bar:
+        res = run_sweep(points, args.out, evaluator, jobs=args.jobs, scheduler=args.scheduler,
+                        progress=bar, retry_errors=args.retry_errors)
     if not args.quiet:
         print(f"{res.total} points: {res.computed} computed ({res.simulations} simulations), "
               f"{res.reused} already in {args.out}, {res.errors} with errors; {res.seconds:.1f} s")
@@ -160,7 +160,7 @@ def _sweep(args) -> int:
     if report_dir:
         from ..report import write_report
 
-        files = write_report(res.rows, report_dir, source=args.out)
+        files = write_report(res.rows, report_dir, source=args.out, progress=not args.quiet)
         if not args.quiet:
             print(f"wrote report {files[0]} ({len(files)} files)")
     return 1 if res.errors and res.errors == res.total else 0
@@ -174,6 +174,6 @@ def _report(args) -> int:
     rows = read_results(args.results)
     if not rows:
         raise InputError(f"{args.results} holds no result rows")
-    files = write_report(rows, args.out, source=args.results, title=args.title)
+    files = write_report(rows, args.out, source=args.results, title=args.title, progress=not args.quiet)
     print(f"wrote {files[0]} and {len(files) - 1} figure files into {args.out}")
     return 0

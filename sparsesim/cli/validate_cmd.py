@@ -28,7 +28,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-power", action="store_true", help="ignore power-limit models (plain engine prediction)")
     p.add_argument("--mode", default="statistical", help="engine mode passed to simulate (default statistical)")
     p.add_argument("--json", action="store_true", help="print rows and summary as JSON")
-    p.add_argument("--out", metavar="DIR", help="write report.md, errors.csv, summary.json and plots here")
+    p.add_argument("--out", metavar="DIR", help="write report.md, errors.csv, summary.json and plots here "
+                   "(nothing is written without it)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_validate)
 
     c = subparsers.add_parser(
@@ -49,22 +51,18 @@ def register(subparsers) -> None:
     c.add_argument("--loo", action="store_true", help="also report leave-one-out error over the fit rows (slower)")
     c.add_argument("--mode", default="statistical", help="engine mode passed to simulate")
     c.add_argument("--out", metavar="FILE", default=None,
-                   help="override file to write (default validation/<arch>-calibrated.toml); the power model goes to <stem>.power.toml")
+                   help="override file to write (default ./<arch>-calibrated.toml in the working directory); "
+                        "the power model goes to <stem>.power.toml")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     c.set_defaults(func=_calibrate)
 
 
 # ---------------------------------------------------------------- helpers
-def _progress(label):
-    tty = sys.stderr.isatty()
+def _progress(label, args):
+    from ..progress import Progress
 
-    def cb(i, n):
-        if tty:
-            print(f"\r{label}: {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
-        elif i == n:
-            print(f"{label}: {n}/{n}", file=sys.stderr)
-
-    return cb
+    return Progress(label, enabled=not args.quiet, unit="row")
 
 
 def _require_engine():
@@ -112,7 +110,8 @@ def _validate(args) -> int:
     pred = EnginePredictor(arch_map, power=power, mode=args.mode)
     if args.no_power:
         pred.power = {}
-    results = evaluate(rows, pred, progress=_progress("predicting"))
+    with _progress("predicting", args) as bar:
+        results = evaluate(rows, pred, progress=bar)
     from ..validate.calibrate import fitted_rows_of
 
     fitted = set()
@@ -214,13 +213,22 @@ def _calibrate(args) -> int:
         return EnginePredictor({gpu: arch}, overrides={gpu: ov}, power=power, mode=args.mode)
 
     print(f"fitting {len(params)} parameters on {len(fit_rows)} {gpu} rows ({len(held_rows)} held out)...", file=sys.stderr)
-    result = cal.fit(fit_rows, factory, params, x0)
+    from tqdm.auto import tqdm
+
+    with tqdm(desc="fit", unit="evaluation", file=sys.stderr, disable=args.quiet,
+              mininterval=0.1 if sys.stderr.isatty() else 10.0) as bar:
+        def counted(values):  # one predictor per evaluation of the fit's objective
+            bar.update(1)
+            return factory(values)
+
+        result = cal.fit(fit_rows, counted, params, x0)
     final = factory(result.values)
     fit_res = evaluate(fit_rows, final)
     held_res = evaluate(held_rows, final) if held_rows else []
     loo_res = None
     if args.loo:
-        loo_res = cal.leave_one_out(fit_rows, factory, params, result.values, progress=_progress("leave-one-out"))
+        with _progress("leave-one-out", args) as bar:
+            loo_res = cal.leave_one_out(fit_rows, factory, params, result.values, progress=bar)
 
     def brief(res):
         s = summarize(res)
@@ -240,7 +248,8 @@ def _calibrate(args) -> int:
     if loo_res:
         errors["leave-one-out error"] = fmt(brief(loo_res))
 
-    out = Path(args.out) if args.out else Path("validation") / f"{arch.name}-calibrated.toml"
+    # never onto the project's own files unless asked: the working directory by default
+    out = Path(args.out) if args.out else Path(f"{arch.name}-calibrated.toml")
     arch_vals = {k: v for k, v in result.values.items() if not k.startswith("power.")}
     header = cal.provenance_lines(args.measured, fit_rows, held_rows, args.fit, args.min_mnk, errors)
     if base_power is not None:

@@ -2,15 +2,18 @@
 
 * :mod:`.sweep` plans the points and drives their evaluation,
 * :mod:`.executors` runs them in-process, on a process pool or on Dask,
-* :mod:`.store` keeps the results table crash-safe (append + fsync per row).
+* :mod:`.store` keeps the rows typed and crash-safe (SQLite, one transaction per row)
+  and writes the results table (CSV, Parquet),
+* :mod:`.api` is ``sparsesim.sweep(...)``, which returns a pandas DataFrame.
 """
 
 from .executors import ExecutorInfo, SerialExecutor, open_executor
-from .store import COLUMNS, ResultStore, read_results, write_table
+from .store import COLUMNS, SCHEMA, ResultStore, read_results, to_pandas, write_table
 from .sweep import (
     DEFAULT_DENSITIES,
     DEFAULT_PATTERNS,
     PatternSpec,
+    check_supported,
     Point,
     SweepResult,
     evaluate_chunk,
@@ -25,7 +28,7 @@ from .sweep import (
 )
 
 __all__ = [
-    "COLUMNS", "DEFAULT_DENSITIES", "DEFAULT_PATTERNS", "ExecutorInfo", "PatternSpec", "Point",
+    "COLUMNS", "SCHEMA", "check_supported", "to_pandas", "DEFAULT_DENSITIES", "DEFAULT_PATTERNS", "ExecutorInfo", "PatternSpec", "Point",
     "ResultStore", "SerialExecutor", "SweepResult", "evaluate_chunk", "fill_speedup",
     "load_evaluator", "make_row", "open_executor", "parse_densities", "parse_pattern_list",
     "plan_points", "read_results", "run_sweep", "simulate_point", "write_table",

@@ -24,6 +24,9 @@ from pathlib import Path
 
 # Paths relative to the sparsesim package: directories stand for every .py file below them.
 MODEL_SOURCES = ("arch", "timing", "formats", "kernels", "patterns.py", "dse/sweep.py")
+# Data packages inside those (the built-in configs count by their loaded values, and an
+# editable install keeps them outside the package, a wheel inside).
+DATA_PACKAGES = ("arch/configs/",)
 DIGITS = 12
 
 
@@ -36,7 +39,8 @@ def code_digest() -> str:
     files = []
     for entry in MODEL_SOURCES:
         p = root / entry
-        files.extend(sorted(p.rglob("*.py")) if p.is_dir() else [p])
+        found = sorted(p.rglob("*.py")) if p.is_dir() else [p]
+        files.extend(f for f in found if not f.relative_to(root).as_posix().startswith(DATA_PACKAGES))
     h = hashlib.sha256(f"sparsesim {__version__}\n".encode())
     for f in files:
         h.update(f.relative_to(root).as_posix().encode() + b"\0")

@@ -1,16 +1,21 @@
-"""The results table of a sweep: a CSV append log that never loses a finished point.
+"""The results of a sweep: a typed, crash-safe SQLite store, and the one table writer.
 
-While a sweep runs, every finished point is appended to the CSV as one complete
-line with a single ``write`` followed by ``fsync``; a crash (even SIGKILL) loses
-only the points still in flight, and at worst leaves a torn last line, which
-:meth:`ResultStore.open` cuts off before anything else is appended.  When the
-sweep ends the table is rewritten sorted, with the speedup column filled, through
-an atomic rename (and a Parquet copy beside it when pyarrow is installed), so a
-reader never sees a half-written file.
+While a sweep runs, every finished point is inserted into an SQLite database
+(``<out>.sqlite`` beside the results table) in its own transaction, in WAL mode with
+``synchronous=FULL``: when :meth:`ResultStore.append` returns, the row is on disk, and
+a crash (even SIGKILL) loses only the points still in flight; SQLite's journal rolls
+back a half-written transaction.  Columns are typed (integers, floats, text, booleans;
+:data:`SCHEMA`), so rows read back are the values that were written, bit for bit.
 
-One row per point; the columns are :data:`COLUMNS`.  Numbers are written with
-``repr`` (shortest round-trip form), so reading a row back gives the same float
-bit for bit.
+When the sweep ends, :func:`write_table` writes the table in plan order with the
+speedups filled, by the suffix of the output path: ``.csv`` (plus a ``.parquet`` copy
+when pyarrow is installed), ``.parquet``, or ``.sqlite`` (the store itself), each
+through a temporary file and an atomic rename, so a reader never sees a half-written
+file.  CSV numbers are written with ``repr`` (shortest round-trip form), so reading a
+CSV row back also gives the same float bit for bit.
+
+A store that does not exist yet is seeded from an existing results table at the output
+path, so a committed table (``reports/default/results.csv``) is resumed like a store.
 """
 
 from __future__ import annotations
@@ -18,32 +23,37 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sqlite3
 from pathlib import Path
 
 from ..errors import InputError
 from ..io import atomic_path
 
-COLUMNS = (
-    "arch", "workload", "batch", "layer_index", "layer", "repeat", "pattern", "format",
-    "density", "dtype", "mode", "model", "m", "n", "k",
-    "cycles", "seconds", "speedup", "utilization", "tensor_utilization", "bound",
-    "dram_a_values", "dram_a_metadata", "dram_b", "dram_c", "dram_total",
-    "error",
-)
+# column -> Python type of its values (None allowed for numbers of a failed point)
+SCHEMA = {
+    "arch": str, "workload": str, "batch": int, "layer_index": int, "layer": str, "repeat": int,
+    "pattern": str, "format": str, "density": float, "dtype": str, "mode": str, "model": str,
+    "m": int, "n": int, "k": int, "prunable": bool,
+    "cycles": float, "seconds": float, "speedup": float, "utilization": float,
+    "tensor_utilization": float, "bound": str,
+    "dram_a_values": float, "dram_a_metadata": float, "dram_b": float, "dram_c": float,
+    "dram_total": float, "error": str,
+}
+COLUMNS = tuple(SCHEMA)
 # A point: which GEMM of which study.  A row answers it only if it also has the point's
 # shape and model fingerprint (see sparsesim.dse.fingerprint); KEY_COLUMNS are both.
 POINT_COLUMNS = ("arch", "workload", "batch", "layer", "pattern", "format", "density", "dtype", "mode")
-KEY_COLUMNS = POINT_COLUMNS + ("m", "n", "k", "model")
-INT_COLUMNS = ("batch", "layer_index", "repeat", "m", "n", "k")
-FLOAT_COLUMNS = (
-    "density", "cycles", "seconds", "speedup", "utilization", "tensor_utilization",
-    "dram_a_values", "dram_a_metadata", "dram_b", "dram_c", "dram_total",
-)
+KEY_COLUMNS = POINT_COLUMNS + ("m", "n", "k", "prunable", "model")
+INT_COLUMNS = tuple(c for c, t in SCHEMA.items() if t is int)
+FLOAT_COLUMNS = tuple(c for c, t in SCHEMA.items() if t is float)
 DRAM_KINDS = ("a_values", "a_metadata", "b", "c", "total")
+TABLE_SUFFIXES = (".csv", ".parquet", ".sqlite")
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL", bool: "INTEGER"}
+_SQL_COLUMNS = ", ".join(f'"{c}"' for c in COLUMNS)
 
 
 def format_value(value) -> str:
-    """Text of one cell: '' for None, repr for floats (round-trips exactly)."""
+    """Text of one CSV cell: '' for None, repr for floats (round-trips exactly)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -53,126 +63,184 @@ def format_value(value) -> str:
     return str(value)
 
 
+def typed_row(row: dict, where: str = "") -> dict:
+    """A row with every column converted to its :data:`SCHEMA` type (text cells parsed)."""
+    out = {}
+    for c, tp in SCHEMA.items():
+        v = row.get(c)
+        if tp is str:
+            out[c] = "" if v is None else str(v)
+            continue
+        if v is None or v == "":
+            out[c] = True if tp is bool else None
+            continue
+        try:
+            if tp is bool:
+                out[c] = v if isinstance(v, bool) else {"true": True, "false": False, "1": True, "0": False}[str(v).lower()]
+            else:
+                out[c] = tp(v)
+        except (KeyError, ValueError, TypeError):
+            raise InputError(f"{where}column {c!r}: {v!r} is not a {tp.__name__}") from None
+    return out
+
+
 def row_key(row) -> tuple:
-    """Identity of a row: the columns that a rerun of the same sweep with the same model reproduces."""
-    return tuple(str(row[c]) for c in KEY_COLUMNS)
+    """Identity of a (typed) row: the columns a rerun of the same sweep with the same model reproduces."""
+    return tuple(row[c] for c in KEY_COLUMNS)
 
 
 def point_key(row) -> tuple:
     """Identity of the point a row answers, whatever shape and model produced it."""
-    return tuple(str(row[c]) for c in POINT_COLUMNS)
+    return tuple(row[c] for c in POINT_COLUMNS)
 
 
-def _line(row) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([format_value(row.get(c)) for c in COLUMNS])
-    return buf.getvalue()
+def store_path(out) -> Path:
+    """The SQLite store that backs the results table ``out``."""
+    return Path(out).with_suffix(".sqlite")
 
 
-def parse_row(row: dict) -> dict:
-    """Convert a row read from CSV (all strings) to numbers where the column is numeric."""
-    out = dict(row)
-    for c in INT_COLUMNS:
-        v = out.get(c)
-        out[c] = int(v) if v not in (None, "") else None
-    for c in FLOAT_COLUMNS:
-        v = out.get(c)
-        out[c] = float(v) if v not in (None, "") else None
-    return out
-
-
-def read_results(path) -> list[dict]:
-    """Read a results CSV into a list of typed rows (a torn last line is ignored)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"results file {path} does not exist")
-    rows, _ = _read_text(path.read_text(encoding="utf-8"), path)
-    return [parse_row(r) for r in rows]
-
-
-def _read_text(text: str, path) -> tuple[list[dict], int]:
-    """Rows (as string dicts) of a results CSV and the byte length of its complete part."""
+# ---------------------------------------------------------------- reading tables
+def _read_csv(path: Path) -> list[dict]:
+    text = path.read_text(encoding="utf-8")
     if not text:
-        return [], 0
-    complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
-    lines = complete.splitlines(keepends=True)
-    if not lines:
-        return [], 0
+        return []
+    lines = text.splitlines(keepends=True)
     header = next(csv.reader([lines[0]]))
-    if tuple(header) == tuple(c for c in COLUMNS if c != "model"):
-        raise InputError(
-            f"{path} was written by an earlier sparsesim whose rows carry no model fingerprint, so "
-            "they cannot be matched to the current model; write to another file (or move this one "
-            "away) and rerun the sweep"
-        )
     if tuple(header) != COLUMNS:
+        if "model" not in header and {"arch", "seconds"} <= set(header):
+            raise InputError(
+                f"{path} was written by an earlier sparsesim whose rows carry no model fingerprint, so "
+                "they cannot be matched to the current model; write to another file (or move this one "
+                "away) and rerun the sweep")
+        if {"arch", "seconds", "model"} <= set(header):
+            raise InputError(
+                f"{path} was written by another sparsesim version (columns {','.join(header)[:120]!r}); "
+                "write to another file (or move this one away) and rerun the sweep")
         raise InputError(
             f"{path} is not a sparsesim results table (its header is {','.join(header)[:120]!r}); "
-            f"expected the columns {','.join(COLUMNS)}; choose another output file"
-        )
+            f"expected the columns {','.join(COLUMNS)}; choose another output file")
     rows = []
     for i, fields in enumerate(csv.reader(lines[1:]), start=2):
         if len(fields) != len(COLUMNS):
-            raise InputError(
-                f"{path}, line {i}: {len(fields)} fields where {len(COLUMNS)} were expected; "
-                "the file was changed by something other than sparsesim"
-            )
-        rows.append(dict(zip(COLUMNS, fields)))
-    return rows, len(complete.encode("utf-8"))
+            raise InputError(f"{path}, line {i}: {len(fields)} fields where {len(COLUMNS)} were expected; "
+                             "the file was changed by something other than sparsesim")
+        rows.append(typed_row(dict(zip(COLUMNS, fields)), f"{path}, line {i}: "))
+    return rows
 
 
+def _read_parquet(path: Path) -> list[dict]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f"reading {path} needs pyarrow: pip install 'sparsesim[parquet]'") from None
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow's own error types
+        raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
+    if tuple(table.column_names) != COLUMNS:
+        raise InputError(f"{path} is not a sparsesim results table (columns {','.join(table.column_names)[:120]!r})")
+    return [typed_row(r, f"{path}: ") for r in table.to_pylist()]
+
+
+def fill_speedup(rows) -> list:
+    """Set ``speedup = dense seconds / seconds`` from the dense row of the same
+    arch, workload, batch, layer, dtype and mode (None where either is missing)."""
+    dense = {}
+    for r in rows:
+        if r["pattern"] == "dense" and not r["error"] and r["seconds"]:
+            dense[(r["arch"], r["workload"], r["batch"], r["layer"], r["dtype"], r["mode"])] = r["seconds"]
+    for r in rows:
+        base = dense.get((r["arch"], r["workload"], r["batch"], r["layer"], r["dtype"], r["mode"]))
+        sec = r["seconds"]
+        r["speedup"] = base / sec if (base and sec and not r["error"]) else None
+    return rows
+
+
+def read_results(path) -> list[dict]:
+    """Typed rows of a results table: ``.csv``, ``.parquet`` or the ``.sqlite`` store."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"results file {path} does not exist")
+    if path.suffix == ".sqlite":
+        with ResultStore(path) as store:  # speedups are filled when a table is written
+            return fill_speedup(list(store.open(create=False).values()))
+    if path.suffix == ".parquet":
+        return _read_parquet(path)
+    return _read_csv(path)
+
+
+# ---------------------------------------------------------------- the store
 class ResultStore:
-    """Append-only, crash-safe writer of sweep rows into one CSV file."""
+    """Typed, crash-safe store of sweep rows in SQLite (``path=None``: in memory)."""
 
-    def __init__(self, path):
-        self.path = Path(path)
-        self._fd = None
+    def __init__(self, path=None):
+        self.path = None if path is None else Path(path)
+        self._db = None
 
-    def open(self) -> dict:
-        """Open the file for appending; return the rows already there, keyed by point.
+    def _connect(self):
+        try:
+            db = sqlite3.connect(":memory:" if self.path is None else str(self.path), isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            cols = ", ".join(f'"{c}" {_SQL_TYPES[t]}' for c, t in SCHEMA.items())
+            keys = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
+            db.execute(f"CREATE TABLE IF NOT EXISTS results ({cols}, PRIMARY KEY ({keys}))")
+            have = [r[1] for r in db.execute("PRAGMA table_info(results)")]
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path} is not a sparsesim results store: {exc}") from None
+        if tuple(have) != COLUMNS:
+            db.close()
+            raise InputError(f"{self.path} was written by another sparsesim version (columns "
+                             f"{','.join(have)[:120]!r}); move it away and rerun the sweep")
+        return db
 
-        A missing file is created with the header.  A torn last line (the process
-        died in the middle of a write) is cut off so that the next row starts on a
-        line of its own.  Later rows of the same point replace earlier ones.
-        """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def open(self, seed=None, create=True) -> dict:
+        """Open (creating the database unless ``create`` is false) and return the rows
+        already stored, keyed by :func:`row_key`.  A new store takes the rows of the
+        results table ``seed`` when that file exists."""
+        fresh = self.path is None or not self.path.exists()
+        if fresh and not create:
+            raise InputError(f"results store {self.path} does not exist")
+        seed_rows = read_results(seed) if fresh and seed is not None and Path(seed).is_file() else []
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._connect()
+        if seed_rows:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(self._insert_sql(), [self._values(r) for r in seed_rows])
         existing = {}
-        if self.path.exists() and self.path.stat().st_size:
-            raw = self.path.read_bytes()
-            text = raw.decode("utf-8", errors="replace")
-            rows, keep = _read_text(text, self.path)
-            if keep < len(raw):
-                with open(self.path, "r+b") as f:
-                    f.truncate(keep)
-                    f.flush()
-                    os.fsync(f.fileno())
-            for r in rows:
-                existing[row_key(r)] = r
-            fresh = keep == 0
-        else:
-            fresh = True
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        if fresh:
-            self._write(",".join(COLUMNS) + "\n")
+        for values in self._db.execute(f"SELECT {_SQL_COLUMNS} FROM results ORDER BY rowid"):
+            row = {c: (bool(v) if SCHEMA[c] is bool and v is not None else v) for c, v in zip(COLUMNS, values)}
+            existing[row_key(row)] = row
         return existing
 
-    def _write(self, text: str) -> None:
-        data = text.encode("utf-8")
-        n = os.write(self._fd, data)
-        while n < len(data):  # a regular file takes it whole; be safe anyway
-            n += os.write(self._fd, data[n:])
-        os.fsync(self._fd)
+    @staticmethod
+    def _insert_sql() -> str:
+        return (f"INSERT OR REPLACE INTO results ({_SQL_COLUMNS}) "
+                f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+
+    @staticmethod
+    def _values(row) -> tuple:
+        return tuple(row.get(c) for c in COLUMNS)
 
     def append(self, row: dict) -> None:
-        """Write one complete row and make it durable before returning."""
-        if self._fd is None:
+        """Store one row; it is durable when this returns (one committed transaction)."""
+        if self._db is None:
             raise RuntimeError("ResultStore.append before open()")
-        self._write(_line(row))
+        self._db.execute(self._insert_sql(), self._values(row))
+
+    def remove(self, keys) -> None:
+        """Delete the rows with these :func:`row_key` keys (one transaction)."""
+        where = " AND ".join(f'"{c}" IS ?' for c in KEY_COLUMNS)
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(f"DELETE FROM results WHERE {where}", [tuple(k) for k in keys])
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __enter__(self):
         return self
@@ -181,6 +249,7 @@ class ResultStore:
         self.close()
 
 
+# ---------------------------------------------------------------- writing tables
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -193,46 +262,81 @@ def make_readable(path) -> None:
     os.chmod(path, 0o666 & ~_umask())
 
 
-def write_table(path, rows) -> list[Path]:
-    """Write the final table atomically as CSV, plus ``.parquet`` beside it if pyarrow is there.
-
-    Returns the paths written.
-    """
-    path = Path(path)
-    text = ",".join(COLUMNS) + "\n" + "".join(_line(r) for r in rows)
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        make_readable(tmp)
-    written = [path]
-    pq_path = write_parquet(path.with_suffix(".parquet"), rows)
-    if pq_path is not None:
-        written.append(pq_path)
-    return written
+def csv_text(rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows([format_value(r.get(c)) for c in COLUMNS] for r in rows)
+    return buf.getvalue()
 
 
-def write_parquet(path, rows):
-    """Parquet copy of the table with typed columns; ``None`` when pyarrow is missing."""
+def arrow_table(rows):
+    """The rows as a typed pyarrow Table (int64, float64, bool, string columns)."""
+    import pyarrow as pa
+
+    types = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
+    return pa.table({c: pa.array([r.get(c) for r in rows], type=types[t]) for c, t in SCHEMA.items()})
+
+
+def to_pandas(rows):
+    """Typed rows as a pandas DataFrame: integer, float, boolean and string columns in
+    :data:`COLUMNS` order (a failed point's numbers are NaN / <NA>)."""
+    import pandas as pd
+
+    rows = [typed_row(r) for r in rows]
+    dtypes = {str: "string", int: "Int64", float: "float64", bool: "boolean"}
+    return pd.DataFrame({c: pd.array([r[c] for r in rows], dtype=dtypes[t]) for c, t in SCHEMA.items()},
+                        columns=list(COLUMNS))
+
+
+def _have_pyarrow() -> bool:
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow  # noqa: F401
     except ImportError:
-        return None
-    typed = [parse_row({c: format_value(r.get(c)) for c in COLUMNS}) for r in rows]
-    arrays = {}
-    for c in COLUMNS:
-        vals = [r[c] for r in typed]
-        if c in INT_COLUMNS:
-            arrays[c] = pa.array(vals, type=pa.int64())
-        elif c in FLOAT_COLUMNS:
-            arrays[c] = pa.array(vals, type=pa.float64())
-        else:
-            arrays[c] = pa.array(vals, type=pa.string())
-    table = pa.table(arrays)
+        return False
+    return True
+
+
+def check_table_path(path) -> Path:
+    """Refuse, before any work, an output whose format cannot be written."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-        make_readable(tmp)
+    if path.suffix not in TABLE_SUFFIXES:
+        raise InputError(f"results table {path}: expected a file ending in {', '.join(TABLE_SUFFIXES)}")
+    if path.suffix == ".parquet" and not _have_pyarrow():
+        raise InputError(f"writing {path} needs pyarrow: pip install 'sparsesim[parquet]' (or write a .csv)")
     return path
+
+
+def write_table(path, rows) -> list[Path]:
+    """Write the final table atomically in the format of ``path``'s suffix; a ``.csv`` gets
+    a ``.parquet`` copy beside it when pyarrow is installed.  Returns the paths written."""
+    path = check_table_path(path)
+    rows = [typed_row(r) for r in rows]
+    written = []
+    if path.suffix == ".sqlite":
+        with atomic_path(path) as tmp:
+            with ResultStore(tmp) as store:
+                store.open()
+                with store._db:
+                    store._db.execute("BEGIN")
+                    store._db.executemany(store._insert_sql(), [store._values(r) for r in rows])
+            make_readable(tmp)
+        return [path]
+    if path.suffix == ".csv":
+        with atomic_path(path) as tmp:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                f.write(csv_text(rows))
+                f.flush()
+                os.fsync(f.fileno())
+            make_readable(tmp)
+        written.append(path)
+        if not _have_pyarrow():
+            return written
+        path = path.with_suffix(".parquet")
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(arrow_table(rows), tmp)
+        make_readable(tmp)
+    written.append(path)
+    return written

@@ -25,13 +25,13 @@ import concurrent.futures as cf
 import importlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 from ..errors import InputError, PatternError, SparsesimError
 from ..patterns import parse_pattern
-from .store import (DRAM_KINDS, KEY_COLUMNS, POINT_COLUMNS, ResultStore, format_value, point_key, row_key,
+from .store import (DRAM_KINDS, ResultStore, fill_speedup, check_table_path, point_key, row_key, store_path, typed_row,
                     write_table)
 
 DEFAULT_PATTERNS = (
@@ -138,29 +138,40 @@ class Point:
     n: int
     k: int
     model: str = ""  # fingerprint of code + arch config (sparsesim.dse.fingerprint)
+    prunable: bool = True  # False: A is an activation (attention products); simulated dense
 
     @property
     def key(self) -> tuple:
-        return row_key({c: format_value(getattr(self, c)) for c in KEY_COLUMNS})
+        return row_key(vars(self))
 
     @property
     def point_key(self) -> tuple:
-        return point_key({c: format_value(getattr(self, c)) for c in POINT_COLUMNS})
+        return point_key(vars(self))
+
+    @property
+    def simulated(self) -> "Point":
+        """The point the evaluator runs: itself, or its dense twin when A is not prunable."""
+        if self.prunable or self.pattern == "dense":
+            return self
+        return replace(self, pattern="dense", format="dense", density=1.0)
 
     @property
     def sim_key(self) -> tuple:
         """Points with equal sim_key give equal results (shape, not layer name, matters)."""
-        return (self.arch, self.m, self.n, self.k, self.dtype, self.pattern, self.format,
-                self.density, self.mode)
+        p = self.simulated
+        return (p.arch, p.m, p.n, p.k, p.dtype, p.pattern, p.format, p.density, p.mode)
 
 
 def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES,
-                dtype="fp16", mode="statistical", batch=None) -> list[Point]:
+                dtype="fp16", mode="statistical", batch=None, **workload_options) -> list[Point]:
     """Every point of the sweep, in table order.
 
     ``workloads`` are names/paths or :class:`~sparsesim.workloads.Workload` objects;
     ``patterns`` a spec string/list; ``densities`` a grid string or a sequence;
-    ``batch`` (optional) replaces every named workload's own batch size.
+    ``batch`` (optional) replaces every named workload's own batch size;
+    ``workload_options`` (``phase``, ``seq_len``, ``context``) go to
+    :func:`~sparsesim.workloads.load_workload` (Hugging Face configs).  A layer that
+    names its own dtype runs in it; the others in ``dtype``.
     """
     from ..workloads import Workload, load_workload
     from .fingerprint import model_fingerprint
@@ -170,7 +181,12 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
     archs = list(dict.fromkeys(archs))
     if not archs:
         raise InputError("no arch given; name at least one (e.g. --arch a100)")
-    wls = [w if isinstance(w, Workload) else load_workload(w, batch=batch) for w in workloads]
+    if isinstance(workloads, (str, Workload)):
+        workloads = [workloads]
+    if isinstance(archs, str):
+        archs = [archs]
+    wls = [w if isinstance(w, Workload) else load_workload(w, batch=batch, **workload_options)
+           for w in workloads]
     if not wls:
         raise InputError("no workload given; name at least one (e.g. --workload bert-base)")
     specs = parse_pattern_list(patterns)
@@ -186,8 +202,8 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
                     dens = (spec.fixed_density,) if spec.fixed_density is not None else grid
                     for d in dens:
                         points.append(Point(arch, wl.name, wl.batch, li, layer.name, layer.repeat,
-                                            spec.pattern, spec.format, float(d), dtype, mode,
-                                            layer.m, layer.n, layer.k, model))
+                                            spec.pattern, spec.format, float(d), layer.dtype or dtype,
+                                            mode, layer.m, layer.n, layer.k, model, layer.prunable))
     return points
 
 
@@ -224,18 +240,16 @@ def load_evaluator(spec: str):
 def _num(value):
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)):
-        return value
     return float(value)
 
 
+IDENTITY = ("arch", "workload", "batch", "layer_index", "layer", "repeat", "pattern", "format",
+            "density", "dtype", "mode", "model", "m", "n", "k", "prunable")
+
+
 def make_row(point: Point, result: dict | None, error: str = "") -> dict:
-    """One table row from a point and its evaluator output (or an error)."""
-    row = {c: getattr(point, c) for c in (
-        "arch", "workload", "batch", "layer_index", "layer", "repeat", "pattern", "format",
-        "density", "dtype", "mode", "model", "m", "n", "k")}
+    """One typed table row from a point and its evaluator output (or an error)."""
+    row = {c: getattr(point, c) for c in IDENTITY}
     row.update({"cycles": None, "seconds": None, "speedup": None, "utilization": None,
                 "tensor_utilization": None, "bound": "", "error": error})
     for kind in DRAM_KINDS:
@@ -291,33 +305,77 @@ class SweepResult:
     seconds: float = 0.0
     files: list = field(default_factory=list)
 
+    def to_pandas(self):
+        """The rows as a pandas DataFrame with typed columns (needs pandas)."""
+        from .store import to_pandas
 
-def fill_speedup(rows) -> list:
-    """Set ``speedup = dense seconds / seconds`` from the dense row of the same
-    arch, workload, batch, layer, dtype and mode (None where either is missing)."""
-    dense = {}
-    for r in rows:
-        if r["pattern"] == "dense" and not r["error"] and _num(r["seconds"]):
-            dense[(r["arch"], r["workload"], r["batch"], r["layer"], r["dtype"], r["mode"])] = _num(r["seconds"])
-    for r in rows:
-        base = dense.get((r["arch"], r["workload"], r["batch"], r["layer"], r["dtype"], r["mode"]))
-        sec = _num(r["seconds"])
-        r["speedup"] = base / sec if (base and sec and not r["error"]) else None
-    return rows
+        return to_pandas(self.rows)
+
+
+PROBE_SHAPE = (256, 256, 256)
+
+
+def check_supported(points) -> None:
+    """Refuse, before any work, a (arch, dtype, pattern) combination that the timing
+    engine refuses: one :class:`InputError` with its reason and the dtypes that work.
+
+    Each distinct combination is tried once on a small GEMM (statistical mode)."""
+    import sparsesim
+
+    def refusal(arch, dtype, p):
+        try:
+            sparsesim.simulate(_arch(arch), *PROBE_SHAPE, dtype, p.pattern,
+                               density=p.density if p.pattern == "unstructured" else None,
+                               format=p.format if p.pattern == "unstructured" else None)
+        except SparsesimError as exc:
+            return str(exc)
+        return None
+
+    dense = PatternSpec("dense", "dense", 1.0)
+    seen = set()
+    for point in points:
+        p = point.simulated
+        for spec in (dense, p):  # the dtype at all, then with this pattern
+            combo = (p.arch, p.dtype, spec.pattern, spec.format,
+                     spec.density if spec.pattern == "unstructured" else None)
+            if combo in seen:
+                continue
+            seen.add(combo)
+            try:
+                _arch(p.arch)
+            except SparsesimError:
+                break  # an unloadable arch is reported by its points, as before
+            reason = refusal(p.arch, p.dtype, spec)
+            if reason is None:
+                continue
+            works = [d for d in DTYPES if d != p.dtype and refusal(p.arch, d, spec) is None]
+            if spec.pattern != "dense" and not works:
+                continue  # the arch refuses the pattern whatever the dtype: its points record why
+            label = "" if spec.pattern == "dense" else f" with {_label(spec)}"
+            raise InputError(f"dtype {p.dtype} does not run on {p.arch}{label}: {reason}; "
+                             f"dtypes that work there{label}: {', '.join(works) or 'none'}")
+
+
+def _label(spec) -> str:
+    return f"unstructured:{spec.format}" if spec.pattern == "unstructured" else spec.pattern
 
 
 def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None,
               scheduler=None, progress=None, retry_errors=False, chunk_size=None) -> SweepResult:
     """Evaluate the missing ``points`` and write the results table to ``out``.
 
-    * Rows already in ``out`` (from an earlier, possibly killed, run) are kept and
-      their points not recomputed; with ``retry_errors`` rows holding an error are
-      computed again.  A row of a planned point that another shape or model
-      fingerprint produced (the arch config, workload or timing code changed since)
-      is superseded: the point is recomputed and the old row leaves the table.
-      Rows of points outside this sweep are kept as they are.
-    * Each finished point is appended and fsync'ed at once.
-    * At the end the table is rewritten atomically in plan order with speedups.
+    ``out``: a ``.csv`` (plus a ``.parquet`` copy when pyarrow is installed), ``.parquet``
+    or ``.sqlite`` path, or ``None`` to keep the rows in memory only.  The rows live in
+    the SQLite store ``<out>.sqlite`` while the sweep runs (:mod:`sparsesim.dse.store`).
+
+    * Rows already stored (from an earlier, possibly killed, run; or in the table at
+      ``out`` when there is no store yet) are kept and their points not recomputed;
+      with ``retry_errors`` rows holding an error are computed again.  A row of a
+      planned point that another shape or model fingerprint produced (the arch config,
+      workload or timing code changed since) is superseded: the point is recomputed
+      and the old row leaves the table.  Rows of points outside this sweep are kept.
+    * Each finished point is committed to the store at once.
+    * At the end the table is written atomically in plan order with speedups.
 
     ``executor`` is an :class:`~sparsesim.dse.executors.ExecutorInfo` (or ``None`` to
     open one from ``jobs``/``scheduler``).  ``progress(done, total)`` is called after
@@ -327,9 +385,10 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
 
     t0 = time.perf_counter()
     points = list(points)
-    out = Path(out)
-    store = ResultStore(out)
-    existing = store.open()
+    if out is not None:
+        out = check_table_path(out)
+    store = ResultStore(None if out is None else store_path(out))
+    existing = store.open(seed=out)
     planned = {p.point_key for p in points}
     keys = {p.key for p in points}
     stale = [k for k, r in existing.items() if k not in keys and point_key(r) in planned]
@@ -345,7 +404,7 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
         groups = {}
         for p in todo:
             groups.setdefault(p.sim_key, []).append(p)
-        reps = [members[0] for members in groups.values()]
+        reps = [members[0].simulated for members in groups.values()]
         result = SweepResult(out, [], total=total, reused=done, superseded=len(stale),
                              simulations=len(reps))
         if reps:
@@ -356,6 +415,8 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
             else:
                 done = _drive(executor, reps, groups, evaluator, store, existing, progress,
                               done, total, chunk_size, result)
+        if stale:
+            store.remove(stale)
     finally:
         store.close()
     order = {p.key: i for i, p in enumerate(points)}
@@ -365,7 +426,7 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
     fill_speedup(rows)
     result.rows = rows
     result.errors = sum(1 for r in keep if r["error"])
-    result.files = write_table(out, rows)
+    result.files = write_table(out, rows) if out is not None else []
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -412,10 +473,9 @@ def _drive(info, reps, groups, evaluator, store, existing, progress, done, total
                 rows = [make_row(p, None, _error_text(exc)) for p in chunk]
             for rep, row in zip(chunk, rows):
                 for p in groups[rep.sim_key]:
-                    r = dict(row) if p is rep else {**row, **{c: getattr(p, c) for c in (
-                        "workload", "batch", "layer_index", "layer", "repeat")}}
+                    r = typed_row({**row, **{c: getattr(p, c) for c in IDENTITY}})
                     store.append(r)
-                    existing[p.key] = {c: format_value(v) for c, v in r.items()}
+                    existing[p.key] = r
                     done += 1
                     result.computed += 1
                     if progress:

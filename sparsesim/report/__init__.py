@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..dse.store import COLUMNS, format_value, make_readable, parse_row
+from ..dse.store import make_readable, typed_row
 
 
 def _typed(rows):
-    rows = [parse_row({c: format_value(r.get(c)) for c in COLUMNS}) for r in rows]
+    rows = [typed_row(r) for r in rows]
     # One workload swept at several batch sizes, dtypes or timing modes (e.g. two
     # sweeps into one table): tell the variants apart in figures and tables, so
     # that network totals never add up rows of different variants.
@@ -29,11 +29,11 @@ def _typed(rows):
     return rows
 
 
-def write_report(rows, out_dir, source=None, title=None) -> list[Path]:
+def write_report(rows, out_dir, source=None, title=None, progress=False) -> list[Path]:
     """Write the figures and report.md for ``rows`` into ``out_dir``.
 
-    ``rows`` are result rows (typed or as read from CSV).  Returns the paths
-    written, report.md first.
+    ``rows`` are result rows (typed, or text cells as read from CSV).  Returns the
+    paths written, report.md first.  ``progress``: a tqdm bar over the figures.
     """
     from ..io import write_text_atomic
     from . import data, markdown, plots
@@ -42,7 +42,7 @@ def write_report(rows, out_dir, source=None, title=None) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = data.fill_missing_speedup(_typed(rows))
     totals = data.network_totals(rows)
-    figures = plots.write_figures(rows, out_dir, totals)
+    figures = plots.write_figures(rows, out_dir, totals, progress=progress)
     text = markdown.render(rows, totals, figures, title=title, source=source, out_dir=out_dir)
     md = out_dir / "report.md"
     write_text_atomic(md, text)

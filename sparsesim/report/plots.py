@@ -43,8 +43,28 @@ def _plt():
     return plt
 
 
+# One style per pattern in every report: the same colour and marker whatever else was swept.
+PATTERN_COLORS = {
+    "dense": "#000000", "2:4": "#2ca02c", "4:8": "#1f77b4", "1:2": "#ff7f0e", "2:8": "#9467bd",
+    "1:4": "#8c564b", "unstructured:csr": "#d62728", "unstructured:csb": "#e377c2",
+    "unstructured:bitmask": "#7f7f7f",
+}
+
+
+def pattern_color(lab: str) -> str:
+    """The fixed colour of a pattern label (others: a stable pick from the palette by name)."""
+    if lab in PATTERN_COLORS:
+        return PATTERN_COLORS[lab]
+    return _PALETTE[sum(lab.encode()) % len(_PALETTE)]
+
+
+def throughput_unit(dtype: str) -> tuple[str, str]:
+    """(unit, what) of a throughput axis: TOPS for integer operands, TFLOP/s for floating point."""
+    return ("TOPS", "OP") if str(dtype).startswith("int") else ("TFLOP/s", "FLOP")
+
+
 def _colors(labels):
-    return {lab: _PALETTE[i % len(_PALETTE)] for i, lab in enumerate(D.label_order(labels))}
+    return {lab: pattern_color(lab) for lab in labels}
 
 
 def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
@@ -67,7 +87,7 @@ def _short(lab: str) -> str:
 
 
 def _figure_legend(fig, axes_row):
-    """One legend for the whole figure, below the panels (no panel content hidden)."""
+    """One legend for the whole figure, above the panels (no panel content hidden)."""
     handles, labels = {}, []
     for ax in axes_row:
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -76,8 +96,8 @@ def _figure_legend(fig, axes_row):
                 labels.append(lab)
     if not labels:
         return
-    fig.legend([handles[lab] for lab in labels], labels, loc="upper center",
-               bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 8), fontsize=8, frameon=False)
+    fig.legend([handles[lab] for lab in labels], labels, loc="lower center",
+               bbox_to_anchor=(0.5, 1.0), ncol=min(len(labels), 8), fontsize=8, frameon=False)
 
 
 def _textbox(ax, lines):
@@ -85,7 +105,9 @@ def _textbox(ax, lines):
     from matplotlib.lines import Line2D
 
     blank = [Line2D([], [], ls="", marker="") for _ in lines]
-    ax.legend(blank, lines, loc="best", handlelength=0, handletextpad=0, fontsize=7.5,
+    # below the panel (under its x label), clear of the data
+    ax.legend(blank, lines, loc="upper center", bbox_to_anchor=(0.5, -0.16), handlelength=0,
+              handletextpad=0, fontsize=7.5, frameon=False,
               prop={"family": "monospace", "size": 7.5}, framealpha=0.9)
 
 
@@ -196,7 +218,7 @@ def layers_figure(rows, archs, workload, labels, colors, density):
                color=ARCH_GREYS[i % len(ARCH_GREYS)], label=arch)
     ax.set_ylabel("share of dense\nnetwork time (%)")
     ax.set_title(f"{workload}: where the dense time goes (layer time x repeat)", fontsize=10)
-    ax.legend(fontsize=7, ncol=len(archs), loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     bw = 0.8 / max(1, len(shown))
     for ax, arch in zip(axes[1:, 0], archs):
@@ -258,6 +280,7 @@ def bound_figure(rows, archs, workload, labels):
                            c=[bcol.get(r["bound"], "grey") for r in sel], edgecolors="black",
                            linewidths=0.4, zorder=4)
         dtype = next((r["dtype"] for r in rows if r["arch"] == arch), "fp16")
+        unit, what = throughput_unit(dtype)
         roofs = _roofs(arch, dtype)
         if roofs and xs_all:
             import numpy as np
@@ -265,16 +288,19 @@ def bound_figure(rows, archs, workload, labels):
             peak, bw, (sp_name, sp_peak) = roofs
             xs = np.geomspace(min(xs_all) / 2, max(xs_all) * 2, 200)
             ax.plot(xs, np.minimum(peak, bw * xs) / 1e12, color="black", lw=1,
-                    label=f"dense roof: {peak / 1e12:.0f} TFLOP/s, {bw / 1e12:.2f} TB/s")
+                    label=f"dense roof: {peak / 1e12:.0f} {unit}, {bw / 1e12:.2f} TB/s")
             ax.plot(xs, np.minimum(sp_peak, bw * xs) / 1e12, color="black", lw=1, ls="--",
-                    label=f"{sp_name} sparse roof: {sp_peak / 1e12:.0f} TFLOP/s (dense-equivalent)")
-            ax.legend(fontsize=7, loc="best")
+                    label=f"{sp_name} sparse roof: {sp_peak / 1e12:.0f} {unit} (dense-equivalent)")
+            # below the panel, clear of the data
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"{workload} on {arch}", fontsize=10)
-        ax.set_xlabel("arithmetic intensity (dense-equivalent FLOP / DRAM byte)")
+        ax.set_xlabel(f"arithmetic intensity (dense-equivalent {what} / DRAM byte)")
         ax.grid(alpha=0.3, which="both")
-    axes[0][0].set_ylabel("dense-equivalent throughput (TFLOP/s)")
+    dtypes = {r["dtype"] for r in rows if r["workload"] == workload}
+    unit = throughput_unit(next(iter(dtypes)))[0] if len(dtypes) == 1 else "T(FL)OP/s"
+    axes[0][0].set_ylabel(f"dense-equivalent throughput ({unit})")
     # legends: marker = pattern, colour = bound
     from matplotlib.lines import Line2D
 
@@ -287,7 +313,7 @@ def bound_figure(rows, archs, workload, labels):
     return fig
 
 
-def write_figures(rows, out_dir, totals=None) -> dict:
+def write_figures(rows, out_dir, totals=None, progress=False) -> dict:
     """Draw every figure for every workload in ``rows``; returns ``{(kind, workload): [paths]}``."""
     out_dir = Path(out_dir)
     totals = totals if totals is not None else D.network_totals(rows)
@@ -295,14 +321,18 @@ def write_figures(rows, out_dir, totals=None) -> dict:
     labels = D.label_order(D.label(r) for r in rows)
     colors = _colors(labels)
     density = D.nearest_density(rows, 0.5)
-    figs = {}
+    from ..progress import steps
+
+    jobs = []
     for wl in D.ordered_unique(r["workload"] for r in rows):
         wl_archs = [a for a in archs if any(r["arch"] == a and r["workload"] == wl for r in rows)]
-        for kind, make in (
-            ("speedup", lambda: speedup_figure(totals, wl_archs, wl, labels, colors)),
-            ("traffic", lambda: traffic_figure(totals, wl_archs, wl, labels, colors)),
-            ("layers", lambda: layers_figure(rows, wl_archs, wl, labels, colors, density)),
-            ("bound", lambda: bound_figure(rows, wl_archs, wl, labels)),
-        ):
-            figs[(kind, wl)] = save_figure(make(), out_dir, f"{kind}_{wl}")
+        jobs += [
+            ("speedup", wl, lambda a=wl_archs, w=wl: speedup_figure(totals, a, w, labels, colors)),
+            ("traffic", wl, lambda a=wl_archs, w=wl: traffic_figure(totals, a, w, labels, colors)),
+            ("layers", wl, lambda a=wl_archs, w=wl: layers_figure(rows, a, w, labels, colors, density)),
+            ("bound", wl, lambda a=wl_archs, w=wl: bound_figure(rows, a, w, labels)),
+        ]
+    figs = {}
+    for kind, wl, make in steps(jobs, "figures", enabled=progress):
+        figs[(kind, wl)] = save_figure(make(), out_dir, f"{kind}_{wl}")
     return figs

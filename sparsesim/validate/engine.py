@@ -16,7 +16,7 @@ and returns their times.  Optional pieces:
 from __future__ import annotations
 
 import math
-import tomllib
+from .._toml import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -1,11 +1,4 @@
-"""Workloads: networks written as the list of GEMMs a sparse tensor core runs.
-
-Shape convention (the hardware one, used everywhere in sparsesim)::
-
-    C[m x n] = A[m x k] . B[k x n]
-
-``A`` is the weight, the operand that is pruned (2:4, 4:8, unstructured...) and
-compressed along the reduction axis ``k``; ``B`` holds the activations.
+"""Workload files in TOML: ``[[layers]]`` tables of ``op = "conv2d"``, ``"linear"`` or ``"gemm"``.
 
 * ``op = "conv2d"`` layers become their implicit GEMM: ``m = out_channels``,
   ``k = in_channels * kernel_h * kernel_w`` and ``n = batch * out_h * out_w`` with
@@ -13,27 +6,21 @@ compressed along the reduction axis ``k``; ``B`` holds the activations.
 * ``op = "linear"`` layers: ``m = out_features``, ``k = in_features`` and
   ``n = batch * seq_len`` (tokens; ``seq_len`` defaults to 1, so a CNN's FC layer
   gets ``n = batch``).
+* ``op = "gemm"`` layers give ``m``, ``n`` and ``k`` themselves (``batch`` does not
+  scale them); ``prunable = false`` marks a GEMM whose A is an activation (run dense).
 
-``repeat`` says how many identical layers the network holds (e.g. 12 encoder
-layers) so that network totals are sums of ``repeat * per-layer``.
-
-Workload files live in ``workloads/*.toml`` at the repository root (or in the
-folder named by ``$SPARSESIM_WORKLOADS``); a path to any ``.toml`` file works too.
-The loader checks every key like a config loader: an unknown key, a missing key
-or a value of the wrong type raises :class:`~sparsesim.errors.ConfigError` naming
-the file, the key and what was expected.
+Any layer may name its ``dtype`` (else the sweep's).  The loader checks every key like a
+config loader: an unknown key, a missing key or a value of the wrong type raises
+:class:`~sparsesim.errors.ConfigError` naming the file, the key and what was expected.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
-
-ENV_DIR = "SPARSESIM_WORKLOADS"
+from .._toml import tomllib
+from ..errors import ConfigError
+from .model import Layer, Workload
 
 # key -> (python types accepted, description of the expected type, required?)
 _TOP_KEYS = {
@@ -46,8 +33,9 @@ _TOP_KEYS = {
 }
 _COMMON_LAYER_KEYS = {
     "name": ((str,), "string", True),
-    "op": ((str,), "string, one of 'conv2d', 'linear'", True),
+    "op": ((str,), "string, one of 'conv2d', 'gemm', 'linear'", True),
     "repeat": ((int,), "positive integer", False),
+    "dtype": ((str,), "string (element type, e.g. 'fp16')", False),
 }
 _OP_KEYS = {
     "conv2d": {
@@ -62,66 +50,19 @@ _OP_KEYS = {
         "in_features": ((int,), "positive integer", True),
         "out_features": ((int,), "positive integer", True),
     },
+    "gemm": {
+        "m": ((int,), "positive integer (rows of A and C)", True),
+        "n": ((int,), "positive integer (columns of B and C)", True),
+        "k": ((int,), "positive integer (the reduction axis)", True),
+        "prunable": ((bool,), "boolean (false: A is an activation, run dense)", False),
+    },
 }
 
 
-@dataclass(frozen=True)
-class Layer:
-    """One GEMM of a workload (``repeat`` identical copies of it)."""
-
-    name: str
-    op: str
-    m: int
-    n: int
-    k: int
-    repeat: int = 1
-    params: dict = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def macs(self) -> int:
-        """Multiply-accumulates of one copy of the dense GEMM."""
-        return self.m * self.n * self.k
-
-    @property
-    def weights(self) -> int:
-        """Elements of the weight operand A (one copy)."""
-        return self.m * self.k
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A named list of GEMM layers with the sources its shapes come from."""
-
-    name: str
-    description: str
-    sources: tuple
-    layers: tuple
-    path: str = ""
-    batch: int = 1
-
-    @property
-    def total_macs(self) -> int:
-        return sum(l.macs * l.repeat for l in self.layers)
-
-    @property
-    def total_weights(self) -> int:
-        return sum(l.weights * l.repeat for l in self.layers)
-
-
-def workload_dir() -> Path:
-    """The folder searched for workload names: ``$SPARSESIM_WORKLOADS`` or ``<repo>/workloads``."""
-    env = os.environ.get(ENV_DIR)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "workloads"
-
-
-def list_workloads() -> list[str]:
-    """Names of the workload files in :func:`workload_dir`, sorted."""
-    d = workload_dir()
-    if not d.is_dir():
-        return []
-    return sorted(p.stem for p in d.glob("*.toml"))
+def check_batch(batch, path) -> int:
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch override for {Path(path).name} must be a positive integer, got {batch!r}")
+    return batch
 
 
 def _type_ok(value, types) -> bool:
@@ -208,38 +149,31 @@ def _build_layer(t: dict, index: int, batch: int, seq_len: int, path: Path) -> L
             "in_channels": cin, "out_channels": cout, "kernel": kernel, "stride": stride,
             "padding": padding, "input_hw": input_hw, "output_hw": out_hw,
         }
+    elif op == "gemm":
+        m, n, k = (_positive(t[key], key, where, path) for key in ("m", "n", "k"))
+        params = {}
     else:
         fin = _positive(t["in_features"], "in_features", where, path)
         fout = _positive(t["out_features"], "out_features", where, path)
         m, k, n = fout, fin, batch * seq_len
         params = {"in_features": fin, "out_features": fout}
-    return Layer(name=name, op=op, m=m, n=n, k=k, repeat=repeat, params=params)
+    return Layer(name=name, op=op, m=m, n=n, k=k, repeat=repeat, params=params,
+                 prunable=t.get("prunable", True), dtype=t.get("dtype"))
 
 
-def _resolve(name_or_path) -> Path:
-    p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists() or os.sep in str(name_or_path):
-        if not p.is_file():
-            raise ConfigError(f"workload file {p} does not exist")
-        return p
-    cand = workload_dir() / f"{name_or_path}.toml"
-    if not cand.is_file():
-        known = ", ".join(list_workloads()) or "(none)"
-        raise ConfigError(f"unknown workload {name_or_path!r}; known workloads: {known}")
-    return cand
-
-
-def load_workload(name_or_path, batch: int | None = None) -> Workload:
-    """Load and validate a workload by name (``"bert-base"``) or by ``.toml`` path.
+def load_toml(path, batch: int | None = None) -> Workload:
+    """Load and validate a workload ``.toml`` file.
 
     ``batch`` replaces the file's ``batch`` (images, or sequences of ``seq_len``
-    tokens) for every layer."""
-    path = _resolve(name_or_path)
+    tokens) for every conv2d and linear layer."""
+    path = Path(path)
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     _check_keys(data, _TOP_KEYS, "", path)
     for i, s in enumerate(data["sources"]):
         if not isinstance(s, str):
@@ -249,8 +183,8 @@ def load_workload(name_or_path, batch: int | None = None) -> Workload:
     batch_in_file = _positive(data.get("batch", 1), "batch", "", path)
     if batch is None:
         batch = batch_in_file
-    elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ConfigError(f"batch override for {path.name} must be a positive integer, got {batch!r}")
+    else:
+        check_batch(batch, path)
     seq_len = _positive(data.get("seq_len", 1), "seq_len", "", path)
     if not data["layers"]:
         raise ConfigError(f"{path}: key 'layers' must hold at least one [[layers]] table")

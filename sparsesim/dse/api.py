@@ -1,0 +1,47 @@
+"""``sparsesim.sweep(...)``: a design-space sweep from Python, results as a DataFrame."""
+
+from __future__ import annotations
+
+from .sweep import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, check_supported, load_evaluator, plan_points,
+                    run_sweep, simulate_point)
+
+
+def sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES, *, out=None,
+          dtype="fp16", mode="statistical", batch=None, phase="prefill", seq_len=None, context=None,
+          jobs=1, scheduler=None, evaluator=None, retry_errors=False, progress=False, as_frame=None):
+    """Sweep archs x workloads x patterns x densities and return the results table.
+
+    ``arch``, ``workload``: a name/path or a list of them (workloads may also be
+    :class:`~sparsesim.workloads.Workload` objects, e.g. from ``from_torch``);
+    ``patterns``: a list or comma string of ``dense``, ``N:M``, ``unstructured:csr|csb|bitmask``;
+    ``densities``: ``"START:STOP:STEP"`` or a list, for unstructured patterns.
+    ``out``: ``None`` keeps everything in memory; a ``.csv`` / ``.parquet`` / ``.sqlite``
+    path writes the table there and makes the sweep resumable (rerunning computes only
+    what is missing).  ``phase``, ``seq_len``, ``context`` apply to Hugging Face configs.
+    ``jobs``: worker processes (1: in this process).  ``progress``: draw a tqdm bar.
+
+    Returns a pandas DataFrame (typed columns, see ``sparsesim.dse.store.SCHEMA``) when
+    pandas is installed, else the list of typed row dicts; ``as_frame=False`` asks for
+    the rows either way.  A dtype that an arch does not take is refused before any work
+    (:class:`~sparsesim.errors.InputError`).
+    """
+    from ..progress import Progress
+
+    points = plan_points(arch, workload, patterns, densities, dtype=dtype, mode=mode, batch=batch,
+                         phase=phase, seq_len=seq_len, context=context)
+    if evaluator is None:
+        check_supported(points)
+        evaluator = simulate_point
+    elif isinstance(evaluator, str):
+        evaluator = load_evaluator(evaluator)
+    with Progress("sweep", enabled=progress, unit="pt") as bar:
+        res = run_sweep(points, out, evaluator, jobs=jobs, scheduler=scheduler, progress=bar,
+                        retry_errors=retry_errors)
+    if as_frame is False:
+        return res.rows
+    try:
+        return res.to_pandas()
+    except ImportError:
+        if as_frame:
+            raise
+        return res.rows
