@@ -64,3 +64,17 @@ def test_wheel_holds_every_data_file(wheel_names, src):
     assert files, f"no data files found under {src}"
     missing = [f for f in files if f"{dest}/{f}" not in wheel_names]
     assert not missing, f"the wheel lacks {len(missing)} of {len(files)} files of {src}/: {missing[:5]}"
+
+
+def test_toml_parser_comes_from_the_shim():
+    """``tomllib`` is standard only from Python 3.11; the package supports 3.10 through
+    ``sparsesim._toml`` (tomli there), so no other module may import it directly."""
+    offenders = []
+    for path in sorted((ROOT / "sparsesim").rglob("*.py")):
+        if path.name == "_toml.py":
+            continue
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            words = line.split()
+            if words[:2] == ["import", "tomllib"] or words[:2] == ["from", "tomllib"]:
+                offenders.append(f"{path.relative_to(ROOT)}:{no}")
+    assert not offenders, f"import tomllib through sparsesim._toml: {offenders}"
