@@ -196,6 +196,10 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
         plans = [p for j, (e, _, p) in enumerate(est)
                  if j < 2 or (j < MAX_SIMULATED_TILES and e <= est[0][0] * (1.0 + RANK_SLACK))]
 
+    need_bytes = plans[0].compulsory["total"]
+    if need_bytes > arch.dram.size_gib * 2**30:
+        raise InputError(f"the GEMM's operands ({need_bytes / 2**30:.1f} GiB) do not fit the "
+                         f"{arch.dram.size_gib:g} GiB of DRAM of {arch.name}")
     if mode == "full" and full_limit is not None:
         need = max(p.ctas * p.k_iters for p in plans)
         if need > full_limit:
@@ -230,6 +234,7 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
         "multiplies": d.multiplies * iters,
         "metadata_decodes": d.decodes * iters,
         "mux_selects": d.selects * iters,
+        "mux_lane_selects": d.lane_selects * iters,
         "reencoded_nonzeros": d.reencoded * iters,
         "l2_read_bytes": d.l2_bytes * iters,
         "smem_write_bytes": d.smem_fill_bytes * iters,

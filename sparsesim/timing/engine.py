@@ -30,7 +30,7 @@ iteration, so after the pipeline fills the system becomes periodic.  The
 time, its counters and busy cycles and its state relative to now (slot release
 times, unit and port backlogs); when the last windows of L iterations are identical
 the state after a window is the state before it shifted by the window's period, and
-the controller skips whole windows (leaving ``(stages + 4) x CTAs`` iterations to
+the controller skips whole windows (leaving ``(stages + 2) x CTAs`` iterations to
 run), adding their time to an offset and their counts to the statistics, so the drain
 runs exactly.  Waves are separated by a barrier, so a wave's time depends only on its
 specification: identical full waves are simulated once (the middle ones with their
@@ -172,20 +172,22 @@ class SmGroup:
             u.done += periods * c
 
     def queue_state(self, now):
-        """The chain's state relative to now: slot release times, unit and port backlogs."""
-        rel = sorted(t - now for t in self.free)
-        rel += [u.free_at - now for u in self.units]
-        rel += [p.free_at - now for p in (self.smem, self.mem.dram, self.mem.l2)]
-        return tuple(round(max(x, 0.0), 6) for x in rel)
+        """The chain's state relative to now: (backlogs of the global DRAM and L2 ports,
+        slot release times and backlogs of the SM's own units)."""
+        own = sorted(t - now for t in self.free)
+        own += [u.free_at - now for u in self.units] + [self.smem.free_at - now]
+        shared = [p.free_at - now for p in (self.mem.dram, self.mem.l2)]
+        return (tuple(round(max(x, 0.0), 6) for x in shared), tuple(round(max(x, 0.0), 6) for x in own))
 
 
 class FastForward:
     """Detects the periodic steady state of a wave and skips whole periods.
 
-    Each group is watched at its own MAC retirements: it is periodic when its last
-    ``WINDOWS`` windows of L retirements (L = 1..MAX_WINDOW) took the same time, did
-    the same work (every stage counter and unit busy time) and left the same queue
-    state (ready times of waiting items relative to now).  When every running group
+    Each group is watched at each issued iteration: it is periodic when its last
+    ``WINDOWS`` windows of L iterations (L = 1..MAX_WINDOW) took the same time, did the
+    same work (every counter and unit busy time), the global ports' backlogs repeated
+    and no part of its own state (slot release times, unit backlogs relative to now)
+    grew.  When every running group
     is periodic, the controller skips a span D of whole periods of the slowest group
     (so the group that decides the wave's end stays exact); every other group skips
     the whole periods of its own that fit in D (a phase error below one of its
@@ -207,6 +209,7 @@ class FastForward:
         self.period = {}
         self.offset = 0.0
         self.skipped = 0
+        self.drain_ok = False
 
     def attach(self, groups):
         self.groups = groups
@@ -226,6 +229,7 @@ class FastForward:
         if len(h) > W * self.MAX_WINDOW + 1:
             del h[0]
         self.period.pop(id(g), None)
+        self.drain_ok = sum(1 for x in self.groups if x.issued < x.total) <= 1
         found = self._find_period(h, strict=True)
         if found is None and len(h) == W * self.MAX_WINDOW + 1:
             # a group coupled to others through the shared ports may only repeat over a
@@ -239,18 +243,17 @@ class FastForward:
         W = self.WINDOWS
         tol = 1e-9 if strict else self.LOOSE
         n_h = len(h)
-        for L in range(1, self.MAX_WINDOW + 1):
-            if n_h < W * L + 1:
-                break
+        now = h[-1][0]
+        for L in range(1, min(self.MAX_WINDOW, (n_h - 1) // W) + 1):
             # cheap test first: W windows of equal length
-            t = [h[-1 - i * L][0] for i in range(W, -1, -1)]
-            p0 = t[1] - t[0]
-            if any(abs((t[i + 1] - t[i]) - p0) > tol * max(1.0, p0) for i in range(1, W)):
+            p0 = now - h[-1 - L][0]
+            eps = tol * max(1.0, p0)
+            if any(abs(h[-1 - i * L][0] - h[-1 - (i + 1) * L][0] - p0) > eps for i in range(1, W)):
                 continue
-            if strict and h[-1][3] != h[-1 - L][3]:  # queue state of the last window first
+            if strict and self._growing(h[-1 - L][3], h[-1][3], self.drain_ok):  # the last window first
                 continue
             pts = [h[-1 - i * L] for i in range(W, -1, -1)]
-            if self._periodic(pts, tol, strict):
+            if self._periodic(pts, tol, strict, self.drain_ok):
                 b, c = pts[-2], pts[-1]
                 if not strict:  # use the mean window over the whole history
                     b = pts[0]
@@ -264,7 +267,7 @@ class FastForward:
         return None
 
     @staticmethod
-    def _periodic(pts, tol, strict):
+    def _periodic(pts, tol, strict, drain_ok=False):
         """True when consecutive windows have the same length (within ``tol``), the same
         work and - if ``strict`` - the same queue state."""
         p0 = pts[1][0] - pts[0][0]
@@ -279,8 +282,22 @@ class FastForward:
                 return False
         if not strict:
             return True
-        qs = [p[3] for p in pts]
-        return all(q == qs[0] for q in qs[1:])
+        return not any(FastForward._growing(a[3], b[3], drain_ok) for a, b in zip(pts[:-1], pts[1:]))
+
+    @staticmethod
+    def _growing(before, after, drain_ok=False):
+        """True when the state changed over a window in a way that may change what follows:
+        the global ports' backlogs (shared with other SMs) differ, or a part of the SM's own
+        state (slot release times, its units' backlogs, relative to now) changed - or, when
+        ``drain_ok`` (the only running group: nothing couples to its phase), grew.  A unit
+        running ahead of the MAC array empties its queue slowly while the iteration times
+        already repeat, and earlier data never makes a result later (the chain is a
+        max-plus system)."""
+        if before[0] != after[0] or len(before[1]) != len(after[1]):
+            return True
+        if not drain_ok:
+            return before[1] != after[1]
+        return any(b - a > 1e-6 for a, b in zip(before[1], after[1]))
 
     def _try_skip(self):
         running = [g for g in self.groups if g.issued < g.total]
@@ -333,7 +350,7 @@ def simulate_wave(plan, wave, fast_forward=True, scales=None, memory_system=Memo
     events processed and iterations skipped."""
     env = simpy.Environment()
     mem = memory_system(env, plan.arch)
-    ff = FastForward(env, enabled=fast_forward, margin=plan.arch.tiles.stages + 4)
+    ff = FastForward(env, enabled=fast_forward, margin=plan.arch.tiles.stages + 2)
     # the previous wave's C goes out through L2 and DRAM while this wave runs
     carried = wave.carried_write_bytes / (wave.ctas * plan.k_iters)
     dram_per = wave.dram_read_bytes / (wave.ctas * plan.k_iters) + carried
