@@ -7,7 +7,9 @@ from ..arch.schema import DTYPES
 from ..cost import annotate as annotate_cost
 from ..errors import InputError, PatternError
 from ..patterns import parse_pattern
-from .engine import UNITS, estimate_cycles, simulate_wave
+from . import library
+from .engine import UNITS, simulate_wave
+from .library import KernelRun
 from .result import SimResult
 from .statistical import slowest_tile_factor
 from .workload import build_plan
@@ -41,8 +43,6 @@ def _simulator_for(kind):
             if kind in _SIMULATORS:
                 break
     return _SIMULATORS.get(kind)
-RANK_SLACK = 0.03
-MAX_SIMULATED_TILES = 3
 UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
 NM_ENCODINGS = ("index", "combinatorial", "bitmask")
 
@@ -120,7 +120,7 @@ def _run_plan(plan, mode, scales_by_wave=None):
 
 
 def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", format=None,
-             encoding=None, tile=None, a=None, b=None, full_limit=None):
+             encoding=None, tile=None, a=None, b=None, full_limit=None, warm_l2=False):
     """Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k.
 
     ``arch``: config name, path or loaded arch.  ``dtype``: int8, fp8, fp16 or bf16.
@@ -131,10 +131,13 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     and CTA on its own, CTAs dispatched as SMs free up, every event) or "exec"
     (``a`` and ``b`` given: the functional kernel computes C bit-exactly and each
     tile's time follows its real non-zeros; ``m, n, k`` must match the arrays).
-    ``tile``: pin a tile shape (index into the arch's candidates or (M, N, K));
-    by default the candidates ranked best by an analytical estimate (the two best, and
-    a third within 3% of the best) are simulated and the fastest is kept, as a library's
-    autotuner would.
+    ``tile``: pin a tile shape of the [tiles] table (index into its candidates or (M, N, K)),
+    run data-parallel; by default the GEMM library's kernels (the arch's [library] table:
+    families x tiles x data-parallel / split-K / stream-K, :mod:`sparsesim.timing.library`) are
+    ranked by an analytical estimate, the best few simulated and the fastest kept, as the
+    libraries' algorithm search does; ``result.kernel`` names it and says why it won.
+    ``warm_l2``: time one call of a loop that repeats the same GEMM (as benchmarks do): operands
+    that fit in the usable L2 together are read from L2, not DRAM.
     ``full_limit``: in mode "full", refuse (InputError) GEMMs needing more than this
     many simulated CTA-iterations (the full simulation's cost grows with the GEMM).
     Returns a :class:`~sparsesim.timing.result.SimResult`.
@@ -187,36 +190,58 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     elif a is not None or b is not None:
         raise InputError("operand arrays a= and b= are used only with mode='exec'")
 
-    tiles = _pick_tiles(arch, tile)
     passes_override = exec_data.mean_passes if exec_data is not None else None
-    plans = [build_plan(arch, m, n, k, dtype, pat, fmt, t, passes_override) for t in tiles]
-    if len(plans) > 2:
-        # rank by the analytical estimate; simulate the two best and every candidate
-        # within RANK_SLACK of the best (the estimate ignores latency and queueing)
-        est = sorted(((estimate_cycles(p), i, p) for i, p in enumerate(plans)), key=lambda t: t[:2])
-        plans = [p for j, (e, _, p) in enumerate(est)
-                 if j < 2 or (j < MAX_SIMULATED_TILES and e <= est[0][0] * (1.0 + RANK_SLACK))]
+    if tile is not None:
+        runs = []
+        for t in _pick_tiles(arch, tile):
+            p = build_plan(arch, m, n, k, dtype, pat, fmt, t, passes_override, warm_l2=warm_l2)
+            runs.append(KernelRun("tiles", "pinned", t, p.spec, "data-parallel", p, [p]))
+    else:
+        # the library's algorithm search: split-K and stream-K only in the statistical mode
+        runs = library.candidates(arch, m, n, k, dtype, pat, fmt, passes_override,
+                                  decompositions=mode == "statistical", warm_l2=warm_l2)
+    n_candidates = len(runs)
+    ranked = library.shortlist(runs) if len(runs) > 1 else runs
 
-    need_bytes = plans[0].compulsory["total"]
+    need_bytes = ranked[0].base.compulsory["total"]
     if need_bytes > arch.dram.size_gib * 2**30:
         raise InputError(f"the GEMM's operands ({need_bytes / 2**30:.1f} GiB) do not fit the "
                          f"{arch.dram.size_gib:g} GiB of DRAM of {arch.name}")
     if mode == "full" and full_limit is not None:
-        need = max(p.ctas * p.k_iters for p in plans)
+        need = max(r.base.ctas * r.base.k_iters for r in ranked)
         if need > full_limit:
             raise InputError(f"mode 'full' would simulate {need} CTA-iterations (limit {full_limit}); "
                              f"use mode 'statistical', which fast-forwards them")
     best = None
-    for plan in plans:
+    for run in ranked:
+        totals = _run_kernel(run, mode, exec_data)
+        run.cycles = totals[0]
+        if best is None or totals[0] < best[1][0]:
+            best = (run, totals)
+    run, (cycles, busy, events, skipped, simulated) = best
+    res = _result(arch, run.base, mode, cycles, busy, events, skipped, simulated, exec_data, run.spec.stages)
+    res.kernel = {**run.describe(), "waves": res.waves, "bound": res.bound, "candidates": n_candidates,
+                  "simulated": len(ranked), "why": library.why(run, ranked, arch, res.utilization, res.bound)}
+    return res
+
+
+def _run_kernel(run, mode, exec_data):
+    """Cycles, busy cycles per unit, events, skipped iterations and simulated waves of one
+    candidate kernel: its plans one after the other, then the split-K reduction."""
+    cycles, busy = run.reduction_cycles, {u: 0.0 for u in UNITS}
+    busy["l2"] = run.reduction_cycles
+    events = skipped = simulated = 0
+    for plan in run.phases:
         scales_fn = exec_data.wave_scales(plan) if exec_data is not None else None
-        run = _run_plan(plan, mode, scales_fn)
-        if best is None or run[0] < best[1][0]:
-            best = (plan, run)
-    plan, (cycles, busy, events, skipped, simulated) = best
-    return _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_data)
+        c, b, e, s, w = _run_plan(plan, mode, scales_fn)
+        cycles += c
+        events, skipped, simulated = events + e, skipped + s, simulated + w
+        for u in UNITS:
+            busy[u] += b.get(u, 0.0)
+    return cycles, busy, events, skipped, simulated
 
 
-def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_data):
+def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_data, stages=None):
     clock_hz = arch.clock.sustained_mhz * 1e6
     launch_s = arch.launch.overhead_us * 1e-6
     kernel_s = cycles / clock_hz
@@ -251,7 +276,7 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
         utilization=util, dram_bytes=dict(plan.dram), compulsory_bytes=dict(plan.compulsory),
         tops=ops / seconds / 1e12, ops=ops,
         tile={"cta_m": t.cta_m, "cta_n": t.cta_n, "cta_k": t.cta_k, "warp_m": t.warp_m,
-              "warp_n": t.warp_n, "stages": arch.tiles.stages},
+              "warp_n": t.warp_n, "stages": stages or arch.tiles.stages},
         waves=len(plan.waves), ctas=plan.ctas, ctas_per_sm=plan.ctas_per_sm, datapath=plan.datapath,
         format=plan.fmt, launch_seconds=launch_s, kernel_cycles=cycles, actions=actions,
         passes_per_slice=plan.passes, simulated_waves=simulated, events=events,

@@ -62,6 +62,7 @@ class SimResult:
     energy_breakdown_j: dict | None = None
     avg_power_w: float | None = None
     area: dict | None = None
+    kernel: dict | None = None  # the library kernel that won (sparsesim.timing.library) and why
     output: object = None  # exec mode: the bit-exact product (numpy array), not serialized
 
     @property

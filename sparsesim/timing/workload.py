@@ -54,6 +54,13 @@ class IterDemand:
     selects: float  # one per multiply
     lane_selects: float  # routed multiplexer lanes (mux_operand_bits wide)
     reencoded: float
+    # operand bytes read through the SM's load/store shared-memory port (ldmatrix); wgmma and
+    # tcgen05 read their operands through the tensor core's own shared-memory path instead
+    smem_port_read_bytes: float | None = None
+
+    @property
+    def smem_port_bytes(self) -> float:
+        return self.smem_read_bytes if self.smem_port_read_bytes is None else self.smem_port_read_bytes
 
 
 @dataclass
@@ -87,6 +94,42 @@ class WaveSpec:
                 round(self.carried_write_bytes, 3), self.last)
 
 
+@dataclass(frozen=True)
+class KernelSpec:
+    """How a library kernel runs a tile shape: pipeline stages, warps per warp tile (1 for
+    mma.sync, 4 for a wgmma warpgroup or a tcgen05 CTA), split-K slices, the thread-block
+    cluster whose CTAs share tiles through TMA multicast, the launch raster and the main
+    loop (``multistage``, ``wgmma``, ``tcgen05``)."""
+
+    stages: int
+    warp_tile_warps: int
+    raster_group_rows: int
+    split_k: int = 1
+    cluster_m: int = 1
+    cluster_n: int = 1
+    mainloop: str = "multistage"
+
+    @classmethod
+    def from_tiles(cls, arch, tile=None):
+        """The [tiles] table's data-parallel kernel (a tile's own ``stages`` first)."""
+        t = arch.tiles
+        stages = getattr(tile, "stages", None) or t.stages
+        return cls(stages, t.warp_tile_warps, t.raster_group_rows)
+
+
+# Main loops whose MMAs read A and B from shared memory through the tensor core's own path
+# (wgmma / tcgen05 shared-memory descriptors), not through the load/store unit's 128 B/clk
+# port that ldmatrix uses: the datasheet sparse peaks need it.  An H100 2:4 wgmma.sp
+# m64n256k32 consumes 16 KB of B per 128 tensor-core cycles of one SM (128 B/clk, plus A
+# and the TMA fills of the next stages); through the one 128 B/clk port the 1979-TFLOPS
+# sparse peak could not be reached by any tile shape.
+TENSOR_CORE_OPERAND_PATH = ("wgmma", "tcgen05")
+
+# Tensor memory of an sm100 SM holds the tcgen05 accumulators: 128 lanes x 512 columns of 32 bits
+# (PTX ISA 8.7, "Tensor Memory"), so they do not take registers.
+TMEM_BYTES = 128 * 512 * 4
+
+
 @dataclass
 class GemmPlan:
     arch: object
@@ -110,10 +153,21 @@ class GemmPlan:
     latency: dict = field(default_factory=dict)
     tile_cv: float = 0.0  # coefficient of variation of a CTA's sparse-MMA work (statistical)
     mma: MmaIssue | None = None
+    spec: KernelSpec | None = None
+    reduction_bytes: float = 0.0  # split-K: partial sums read back and the C tile written
+    warm_l2: bool = False  # the operands may still be in L2 from the previous call of the same GEMM
+
+    @property
+    def splits(self) -> int:
+        return self.spec.split_k if self.spec is not None else 1
+
+    @property
+    def stages(self) -> int:
+        return self.spec.stages if self.spec is not None else self.arch.tiles.stages
 
     @property
     def ctas(self) -> int:
-        return self.tiles_m * self.tiles_n
+        return self.tiles_m * self.tiles_n * self.splits
 
 
 def out_bytes(dtype: str) -> int:
@@ -154,8 +208,34 @@ def choose_datapath(arch, dtype, pattern, tile, passes_override=None):
     return "sparse-passes", p
 
 
-def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -> GemmPlan:
+def stage_bytes(arch, dtype, pattern, tile) -> tuple:
+    """Shared-memory bytes of one pipeline stage of A and of B."""
+    elt = DTYPE_BYTES[dtype]
+    if pattern.is_nm:
+        tc = arch.tensor_core
+        a_stage = (tile.cta_m * tile.cta_k * pattern.density * elt
+                   + tile.cta_m * tile.cta_k * pattern.density * tc.metadata_bits / 8)
+    else:  # dense, or re-encoded on chip into hardware N:M passes: budget a dense-size stage
+        a_stage = tile.cta_m * tile.cta_k * elt
+    return a_stage, tile.cta_k * tile.cta_n * elt
+
+
+def max_stages(arch, dtype, pattern, tile) -> int:
+    """Stages of ``tile`` that fit one SM's shared memory (CUTLASS's StageCountAutoCarveout
+    leaves room for the epilogue: one C tile in the output type)."""
+    a_stage, b_stage = stage_bytes(arch, dtype, pattern, tile)
+    carveout = tile.cta_m * tile.cta_n * out_bytes(dtype)
+    return int((arch.sm.shared_memory_kib * 1024 - carveout) // (a_stage + b_stage))
+
+
+def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None, spec=None,
+               warm_l2=False) -> GemmPlan:
+    """The demands and the wave schedule of one GEMM run by one kernel (``spec``: the tile's
+    pipeline, split-K, cluster and raster; default the [tiles] table's data-parallel kernel).
+    ``warm_l2``: the same GEMM ran just before (a benchmark's timed loop), so operands that
+    fit in the usable L2 together are read from L2, not DRAM."""
     tc, sm = arch.tensor_core, arch.sm
+    spec = spec or KernelSpec.from_tiles(arch, tile)
     elt = DTYPE_BYTES[dtype]
     a = operand_a_traffic(m, k, dtype, pattern, fmt)
     b_bytes = k * n * elt
@@ -165,35 +245,37 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
 
     datapath, passes = choose_datapath(arch, dtype, pattern, tile, passes_override)
     tiles_m, tiles_n = ceil(m / tile.cta_m), ceil(n / tile.cta_n)
-    k_iters = ceil(k / tile.cta_k)
+    splits = spec.split_k
+    k_iters = ceil(ceil(k / splits) / tile.cta_k)
 
     # --- shared-memory footprint per CTA and occupancy ---
-    if pattern.is_dense:
-        a_stage = tile.cta_m * tile.cta_k * elt
-    elif pattern.is_nm:
-        a_stage = (tile.cta_m * tile.cta_k * pattern.density * elt
-                   + tile.cta_m * tile.cta_k * pattern.density * tc.metadata_bits / 8)
-    else:  # re-encoded on chip into hardware N:M passes; budget a dense-size stage
-        a_stage = tile.cta_m * tile.cta_k * elt
-    b_stage = tile.cta_k * tile.cta_n * elt
-    smem_per_cta = arch.tiles.stages * (a_stage + b_stage)
+    a_stage, b_stage = stage_bytes(arch, dtype, pattern, tile)
+    smem_per_cta = spec.stages * (a_stage + b_stage)
     accum_bytes = tile.cta_m * tile.cta_n * 4
     by_smem = int(sm.shared_memory_kib * 1024 // smem_per_cta)
-    # assumption: accumulators may use at most half the register file (operands, addresses)
-    by_regs = int(sm.register_file_kib * 1024 // (2 * accum_bytes))
+    if spec.mainloop == "tcgen05":  # accumulators in tensor memory
+        by_regs = TMEM_BYTES // accum_bytes
+    else:  # assumption: accumulators may use at most half the register file (operands, addresses)
+        by_regs = int(sm.register_file_kib * 1024 // (2 * accum_bytes))
     ctas_per_sm = min(sm.max_ctas_per_sm, by_smem, by_regs)
     if ctas_per_sm < 1:
-        raise InputError(f"tile {tile.cta_m}x{tile.cta_n}x{tile.cta_k} does not fit one SM of {arch.name}")
+        raise InputError(f"tile {tile.cta_m}x{tile.cta_n}x{tile.cta_k} with {spec.stages} stages does not fit "
+                         f"one SM of {arch.name}")
 
     # --- per CTA per iteration ---
     a_total = a["total"]
-    l2_a = a_total / (tiles_m * k_iters)  # every CTA of a tile row reads its A panel
-    l2_b = b_bytes / (tiles_n * k_iters)
-    l2_bytes = l2_a + l2_b
+    # every CTA of a tile row reads its A panel (its split-K slice of it); a cluster's CTAs
+    # along N share each A tile and those along M each B tile (TMA multicast: one L2 read)
+    fill_a = a_total / (tiles_m * splits * k_iters)
+    fill_b = b_bytes / (tiles_n * splits * k_iters)
     smem_read = (tile.cta_n // tile.warp_n) * a_stage + (tile.cta_m // tile.warp_m) * b_stage
-    demand, mma, select_latency = iteration_demand(arch, dtype, pattern, tile, datapath, passes)
-    demand.l2_bytes = demand.smem_fill_bytes = l2_bytes
+    demand, mma, select_latency = iteration_demand(arch, dtype, pattern, tile, datapath, passes,
+                                                   spec.warp_tile_warps)
+    demand.l2_bytes = fill_a / spec.cluster_n + fill_b / spec.cluster_m
+    demand.smem_fill_bytes = fill_a + fill_b
     demand.smem_read_bytes = smem_read
+    if spec.mainloop in TENSOR_CORE_OPERAND_PATH:
+        demand.smem_port_read_bytes = 0.0
 
     clk_ghz = arch.clock.sustained_mhz / 1e3
     latency = {
@@ -205,8 +287,16 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
         "mma": mma.latency,
     }
     plan = GemmPlan(arch, m, n, k, dtype, pattern, fmt, tile, datapath, passes, ctas_per_sm,
-                    tiles_m, tiles_n, k_iters, demand, compulsory, {}, latency=latency, mma=mma)
-    plan.waves, plan.dram = schedule_waves(plan, a_total, b_bytes, c_bytes, a)
+                    tiles_m, tiles_n, k_iters, demand, compulsory, {}, latency=latency, mma=mma, spec=spec,
+                    warm_l2=warm_l2)
+    kernel_c = c_bytes
+    if splits > 1:  # each slice writes fp32 partial sums; a reduction reads them and writes C
+        kernel_c = splits * m * n * 4
+        plan.reduction_bytes = kernel_c + c_bytes
+    plan.waves, plan.dram = schedule_waves(plan, a_total, b_bytes, kernel_c, a)
+    if splits > 1:  # the reduction writes the C tile
+        plan.dram["c"] += int(c_bytes)
+        plan.dram["total"] += int(c_bytes)
     if datapath == "sparse-passes" and passes_override is None and passes > 0:
         k_slice = MMA_K_BYTES // elt
         mean, var = slice_passes_moments(pattern, tc.sparse_n, tc.sparse_m, MMA_ROWS, k_slice)
@@ -215,7 +305,7 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
     return plan
 
 
-def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
+def iteration_demand(arch, dtype, pattern, tile, datapath, passes, warp_tile_warps=None):
     """MAC, decode and mux work of one main-loop iteration of one CTA (bytes are set by the
     caller), the MMA issue limits and the (decode, mux) latencies of the datapath."""
     tc, sm, eff = arch.tensor_core, arch.sm, arch.efficiency
@@ -257,7 +347,8 @@ def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
     demand = IterDemand(0.0, 0.0, 0.0, mac_c, decode_c, mux_c, reencode_c, macs, multiplies,
                         decodes, selects, lane_selects, reencoded)
     mma = MmaIssue(issue, latency, float(sm.shared_memory_latency_cycles),
-                   (tile.cta_m * tile.cta_n) // (MMA_ROWS * MMA_N), tile.warps * arch.tiles.warp_tile_warps)
+                   (tile.cta_m * tile.cta_n) // (MMA_ROWS * MMA_N),
+                   tile.warps * (warp_tile_warps or arch.tiles.warp_tile_warps))
     return demand, mma, sel_lat
 
 
@@ -335,8 +426,9 @@ def schedule_waves(plan, a_total, b_bytes, c_bytes, a_parts):
     arch = plan.arch
     sms = arch.sm.count
     per_wave = sms * plan.ctas_per_sm
-    T, Tm, Tn = plan.ctas, plan.tiles_m, plan.tiles_n
-    S = min(arch.tiles.raster_group_rows, Tm)
+    # split-K slices are further rows of tiles (each reads its own slice of the A row panel)
+    T, Tm, Tn = plan.ctas, plan.tiles_m * plan.splits, plan.tiles_n
+    S = min(plan.spec.raster_group_rows if plan.spec else arch.tiles.raster_group_rows, Tm)
     n_waves = -(-T // per_wave)
     a_panel = a_total / Tm
     b_panel = b_bytes / Tn
@@ -373,12 +465,16 @@ def schedule_waves(plan, a_total, b_bytes, c_bytes, a_parts):
         b_cols_read = cols - shared_cols * prev_fit
     a_reads = np.maximum(a_rows_read, 0).astype(float) * a_panel
     b_reads = np.maximum(b_cols_read, 0).astype(float) * b_panel
+    if plan.warm_l2 and a_total + b_bytes + c_bytes <= l2_eff:
+        # still resident from the previous call: no operand comes from DRAM
+        a_reads, b_reads = a_reads * 0.0, b_reads * 0.0
     tiles_in_wave = (end - start).astype(float)
     c_wave = tiles_in_wave * (c_bytes / T)
 
-    a_read_total = max(float(a_reads.sum()), float(a_total))
+    floor = 0.0 if plan.warm_l2 and not a_reads.any() and not b_reads.any() else 1.0
+    a_read_total = max(float(a_reads.sum()), floor * float(a_total))
     a_factor = a_read_total / a_total if a_total else 0.0
-    b_total_read = max(float(b_reads.sum()), float(b_bytes))
+    b_total_read = max(float(b_reads.sum()), floor * float(b_bytes))
     dram = {
         "a_values": int(round(a_parts["values"] * a_factor)),
         "a_metadata": int(round(a_parts["metadata"] * a_factor)),
@@ -391,9 +487,17 @@ def schedule_waves(plan, a_total, b_bytes, c_bytes, a_parts):
 
 
 class _LazyWaves:
-    def __init__(self, start, end, reads, c_wave, sms, per_sm):
+    """The waves of a kernel (built on demand); ``final``: its last wave ends the kernel
+    (False for the data-parallel waves a stream-K wave follows)."""
+
+    def __init__(self, start, end, reads, c_wave, sms, per_sm, final=True):
         self.start, self.end, self.reads, self.c_wave = start, end, reads, c_wave
-        self.sms, self.per_sm = sms, per_sm
+        self.sms, self.per_sm, self.final = sms, per_sm, final
+
+    def head(self, count):
+        """The first ``count`` waves, the kernel continuing after them."""
+        return _LazyWaves(self.start[:count], self.end[:count], self.reads[:count], self.c_wave[:count],
+                          self.sms, self.per_sm, final=False)
 
     def __len__(self):
         return len(self.start)
@@ -407,7 +511,7 @@ class _LazyWaves:
             prev = int(self.end[i - 1] - self.start[i - 1])
             carried = float(self.c_wave[i - 1]) * min(1.0, n / prev)
         return WaveSpec(n, wave_groups(n, self.sms, self.per_sm), float(self.reads[i]), float(self.c_wave[i]),
-                        carried, i == len(self) - 1)
+                        carried, self.final and i == len(self) - 1)
 
     def __iter__(self):
         for i in range(len(self)):
