@@ -7,27 +7,29 @@ import shlex
 import sys
 from pathlib import Path
 
-DEFAULT_FIT = "dtype=fp16,source=S1"
-POWER_DIR = Path(__file__).resolve().parents[2] / "validation" / "power"
+DEFAULT_CALIBRATION_GPU = {"a100-pcie": "A100-PCIe-80GB", "a100": "A100"}
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "validate",
         help="predict measured GPU GEMMs (dense and 2:4) and report the errors",
-        description="Predict dense and 2:4-sparse time for every row of measured-timing CSV files and "
-        "report per-row and summary errors (MAPE, median APE; overall, per GPU/dtype, and for GEMMs >= 1024^3).",
+        description="Predict dense and 2:4-sparse time for every row of measured-timing CSV files and report "
+        "errors per GPU, dtype and shape family (MAPE of speedup, dense and sparse time, the correlation of "
+        "predicted and measured speedup) and the benchmark's own noise floor.",
     )
     p.add_argument("--measured", action="append", required=True, metavar="FILE",
                    help="measured-timing CSV (repeatable); columns gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes")
     p.add_argument("--arch-map", metavar="GPU=ARCH,...", default=None,
                    help="map GPU names to arch configs or override files (default A100=a100,H100=h100)")
-    p.add_argument("--power", action="append", default=[], metavar="GPU=FILE",
-                   help="power-limit model for a GPU (a TOML with a [power] table); an arch override X.toml "
-                   "picks up X.power.toml automatically")
-    p.add_argument("--no-power", action="store_true", help="ignore power-limit models (plain engine prediction)")
+    p.add_argument("--calibration", metavar="FILE", default=None,
+                   help="a `sparsesim calibrate` override: its fitted values apply to every GPU (the rows it was "
+                        "fitted on are marked and left out of the held-out groups)")
+    p.add_argument("--noise-reference", action="append", default=[], metavar="FILE",
+                   help="further measured CSVs used only for the noise floor (shapes measured again)")
     p.add_argument("--mode", default="statistical", help="engine mode passed to simulate (default statistical)")
-    p.add_argument("--json", action="store_true", help="print rows and summary as JSON")
+    p.add_argument("--rows", action="store_true", help="also print the per-row table")
+    p.add_argument("--json", action="store_true", help="print rows, summary and noise floor as JSON")
     p.add_argument("--out", metavar="DIR", help="write report.md, errors.csv, summary.json and plots here "
                    "(nothing is written without it)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -35,58 +37,29 @@ def register(subparsers) -> None:
 
     c = subparsers.add_parser(
         "calibrate",
-        help="fit tensor-core efficiencies (and the power-limit model) on measured rows; write a config override",
-        description="Fit a few physically meaningful parameters of one GPU on a subset of its measured rows, "
-        "report the error on the rows it did not fit, and write the result as a config override (TOML).",
+        help="fit the efficiency parameters on one GPU's measured rows with k-fold cross-validation",
+        description="Fit tensor-core, DRAM efficiency and the per-call overhead of one GPU on its measured rows "
+        "(GEMMs >= --min-mnk), report the fit and the k-fold cross-validated errors, and write the values as a "
+        "config override (TOML).",
     )
     c.add_argument("--measured", action="append", required=True, metavar="FILE", help="measured-timing CSV (repeatable)")
-    c.add_argument("--arch", required=True, help="arch config name or path to calibrate (e.g. a100)")
-    c.add_argument("--gpu", default=None, help="GPU name of the rows for this arch (default: from the arch name, A100 for a100)")
-    c.add_argument("--fit", default=DEFAULT_FIT, metavar="COL=V[|V],...",
-                   help=f"which of the GPU's rows to fit on (default '{DEFAULT_FIT}'); the rest are held out")
+    c.add_argument("--arch", required=True, help="arch config name or path to calibrate (e.g. a100-pcie)")
+    c.add_argument("--gpu", default=None, help="GPU name of the rows for this arch (default: from the arch name, "
+                   "A100-PCIe-80GB for a100-pcie)")
     c.add_argument("--min-mnk", type=int, default=2**30, help="fit only GEMMs with m*n*k at least this (default 2^30)")
-    c.add_argument("--power", metavar="FILE", default=None,
-                   help="power-limit model to start from (default validation/power/<arch>.toml if present)")
-    c.add_argument("--no-power", action="store_true", help="fit only the tensor-core efficiencies")
-    c.add_argument("--loo", action="store_true", help="also report leave-one-out error over the fit rows (slower)")
+    c.add_argument("--folds", type=int, default=5, help="k of the k-fold cross-validation by layer (default 5)")
     c.add_argument("--mode", default="statistical", help="engine mode passed to simulate")
     c.add_argument("--out", metavar="FILE", default=None,
-                   help="override file to write (default ./<arch>-calibrated.toml in the working directory); "
-                        "the power model goes to <stem>.power.toml")
+                   help="override file to write (default ./<arch>-calibrated.toml in the working directory)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     c.set_defaults(func=_calibrate)
 
 
-# ---------------------------------------------------------------- helpers
-def _progress(label, args):
+def _progress(label, args, unit="row"):
     from ..progress import Progress
 
-    return Progress(label, enabled=not args.quiet, unit="row")
-
-
-def _require_engine():
-    from ..errors import InputError
-
-    try:
-        import sparsesim
-
-        sparsesim.simulate  # noqa: B018
-    except (ImportError, AttributeError) as exc:
-        raise InputError(f"the timing engine (sparsesim.simulate) is not available: {exc}") from None
-
-
-def _power_map(items):
-    from ..errors import InputError
-    from ..validate.engine import load_power_spec
-
-    out = {}
-    for it in items:
-        if "=" not in it:
-            raise InputError(f"--power {it!r}: expected GPU=FILE")
-        gpu, path = it.split("=", 1)
-        out[gpu.strip()] = load_power_spec(path.strip())
-    return out
+    return Progress(label, enabled=not args.quiet, unit=unit)
 
 
 def _cmdline():
@@ -97,34 +70,33 @@ def _cmdline():
 def _validate(args) -> int:
     import datetime as dt
 
+    from ..validate import calibrate as cal
     from ..validate.engine import EnginePredictor, parse_arch_map
     from ..validate.measured import read_measured_many
-    from ..validate.metrics import evaluate, summarize
-    from ..validate.report import (ROW_HEADER, SUMMARY_HEADER, format_text_table, row_table, summary_table,
-                                   write_report)
+    from ..validate.metrics import evaluate, noise_floor, summarize
+    from ..validate.report import (ROW_HEADER, format_text_table, row_table, summary_rows, write_report)
 
     rows = read_measured_many(args.measured)
+    reference = read_measured_many(args.noise_reference) if args.noise_reference else []
     arch_map = parse_arch_map(args.arch_map)
-    power = {} if args.no_power else _power_map(args.power)
-    _require_engine()
-    pred = EnginePredictor(arch_map, power=power, mode=args.mode)
-    if args.no_power:
-        pred.power = {}
+    overrides, fitted = {}, set()
+    if args.calibration:
+        overrides = {"*": cal.fitted_values_of(args.calibration)}
+        fitted = cal.fitted_rows_of(args.calibration)
+    pred = EnginePredictor(arch_map, overrides=overrides, mode=args.mode)
     with _progress("predicting", args) as bar:
         results = evaluate(rows, pred, progress=bar)
-    from ..validate.calibrate import fitted_rows_of
-
-    fitted = set()
-    for g, a in arch_map.items():
-        if isinstance(a, str) and a.endswith(".toml") and any(r.gpu.upper() == g.upper() for r in rows):
-            fitted |= fitted_rows_of(a)
     summary = summarize(results, fitted)
+    noise = noise_floor(rows + reference, pred.board_of)
     if args.json:
-        print(json.dumps({"rows": [r.to_dict() for r in results], "summary": summary}, indent=2, default=str))
+        print(json.dumps({"rows": [r.to_dict() for r in results], "summary": summary, "noise_floor": noise},
+                         indent=2, default=str))
     else:
-        print(format_text_table(ROW_HEADER, row_table(results, fitted)))
-        print()
-        print(format_text_table(SUMMARY_HEADER, summary_table(summary)))
+        if args.rows:
+            print(format_text_table(ROW_HEADER, row_table(results, fitted)))
+            print()
+        header, table = summary_rows(summary, noise, pred.board_of)
+        print(format_text_table(header, table))
     if args.out:
         used = {g: str(a) for g, a in arch_map.items() if any(r.gpu.upper() == g.upper() for r in rows)}
         meta = {
@@ -132,44 +104,19 @@ def _validate(args) -> int:
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "measured": ", ".join(args.measured),
             "arch_map": ", ".join(f"{g}={a}" for g, a in used.items()),
-            "power": ", ".join(f"{g}: limit {p.power_limit_w:g} W, static {p.static_w:g} W, dense {p.dense_dynamic_w:.0f} W, "
-                               f"sparse {p.sparse_dynamic_w:.0f} W, window {p.window_ms:.3g} ms"
-                               for g, p in pred.power.items()) or "none (engine clock as configured)",
+            "calibration": (f"{args.calibration}: " + ", ".join(f"{k} = {v:.4g}" for k, v in overrides["*"].items())
+                            + " (fitted on the A100 rows it lists; applied to every GPU)") if overrides
+            else "none (configs as shipped)",
         }
+        if args.noise_reference:
+            meta["noise_reference"] = ", ".join(args.noise_reference)
         if fitted:
-            meta["fitted"] = (f"{len(fitted)} rows were used to fit the calibration (marked * in the table); "
+            meta["fitted"] = (f"{len(fitted)} rows were used to fit the calibration (marked * in errors.csv); "
                               "the held-out groups leave them out")
-        paths = write_report(args.out, results, summary, meta, extra_sections=_explanation_sections(results),
-                             fitted=fitted)
+        paths = write_report(args.out, results, summary, meta, noise=noise, board_of=pred.board_of, fitted=fitted)
         if not args.json:
             print(f"\nwrote {paths['report']} (+ errors.csv, summary.json, 3 plots)")
     return 0
-
-
-def _mhz(v):
-    return "-" if v is None else f"{v:.0f}"
-
-
-def _explanation_sections(results):
-    """Short data-driven notes for the report: achieved throughput and modeled clocks of the large GEMMs."""
-    from ..validate.report import markdown_table
-
-    rows = []
-    for r in results:
-        w = r.row
-        if not w.is_large:
-            continue
-        tf_d = w.flops / (w.dense_us * 1e-6) / 1e12
-        tf_s = w.flops / (w.sparse_us_effective * 1e-6) / 1e12
-        rows.append((w.gpu, w.dtype, f"{w.m}x{w.n}x{w.k}", w.source, w.backend[:10], f"{tf_d:.0f}", f"{tf_s:.0f}",
-                     f"{w.sparse_us_effective / 1e3:.3g}",
-                     _mhz(r.pred.info.get("dense_clock_mhz")), _mhz(r.pred.info.get("sparse_clock_mhz")),
-                     r.pred.dense_bound or "-", r.pred.sparse_bound or "-"))
-    if not rows:
-        return []
-    hdr = ("gpu", "dtype", "shape", "src", "backend", "dense T(FL)OPS", "2:4 T(FL)OPS (dense-equiv.)", "2:4 time (ms)",
-           "model dense MHz", "model 2:4 MHz", "dense bound", "2:4 bound")
-    return [("Achieved throughput of the large GEMMs and the modeled clocks", markdown_table(hdr, rows))]
 
 
 # ---------------------------------------------------------------- calibrate
@@ -177,144 +124,68 @@ def _calibrate(args) -> int:
     from ..arch import load_arch
     from ..errors import InputError
     from ..validate import calibrate as cal
-    from ..validate.engine import DEFAULT_ARCH_MAP, EnginePredictor, load_power_spec
+    from ..validate.engine import EnginePredictor
     from ..validate.measured import read_measured_many
-    from ..validate.metrics import evaluate, summarize
-    from ..validate.report import SUMMARY_HEADER, format_text_table, summary_table
+    from ..validate.metrics import summarize
+    from ..validate.report import format_text_table, summary_rows
 
     rows = read_measured_many(args.measured)
     arch = load_arch(args.arch)
-    gpu = args.gpu
+    gpu = args.gpu or DEFAULT_CALIBRATION_GPU.get(arch.name)
     if gpu is None:
-        inv = {v: k for k, v in DEFAULT_ARCH_MAP.items()}
-        gpu = inv.get(arch.name)
-        if gpu is None:
-            raise InputError(f"cannot tell which GPU's rows belong to arch {arch.name!r}; give --gpu NAME")
-    fit_filter = cal.parse_filter(args.fit)
-    fit_rows, held_rows = cal.split_rows(rows, gpu, fit_filter, args.min_mnk)
-    _require_engine()
-
-    base_power = None
-    if not args.no_power:
-        ppath = Path(args.power) if args.power else POWER_DIR / f"{arch.name}.toml"
-        if args.power or ppath.is_file():
-            base_power = load_power_spec(ppath)
-    params = tuple(cal.DEFAULT_PARAMS) + (tuple(cal.POWER_PARAMS) if base_power is not None else ())
-    x0 = {"efficiency.tensor_dense": arch.efficiency.tensor_dense, "efficiency.tensor_sparse": arch.efficiency.tensor_sparse}
-    if base_power is not None:
-        x0.update({f"power.{k}": getattr(base_power, k) for k in ("sparse_dynamic_w", "window_ms")})
+        raise InputError(f"cannot tell which GPU's rows belong to arch {arch.name!r}; give --gpu NAME")
+    fit_rows, other = cal.split_rows(rows, gpu, args.min_mnk)
+    cal.folds_of(fit_rows, args.folds)  # refuse a bad --folds before the long part
 
     def factory(values):
-        ov = {k: v for k, v in values.items() if not k.startswith("power.")}
-        power = {}
-        if base_power is not None:
-            pv = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("power.")}
-            power = {gpu: base_power.with_values(**pv)}
-        return EnginePredictor({gpu: arch}, overrides={gpu: ov}, power=power, mode=args.mode)
+        return EnginePredictor({gpu: arch}, overrides={gpu: values}, mode=args.mode)
 
-    print(f"fitting {len(params)} parameters on {len(fit_rows)} {gpu} rows ({len(held_rows)} held out)...", file=sys.stderr)
-    from tqdm.auto import tqdm
-
-    with tqdm(desc="fit", unit="evaluation", file=sys.stderr, disable=args.quiet,
-              mininterval=0.1 if sys.stderr.isatty() else 10.0) as bar:
-        def counted(values):  # one predictor per evaluation of the fit's objective
-            bar.update(1)
-            return factory(values)
-
-        result = cal.fit(fit_rows, counted, params, x0)
-    final = factory(result.values)
-    fit_res = evaluate(fit_rows, final)
-    held_res = evaluate(held_rows, final) if held_rows else []
-    loo_res = None
-    if args.loo:
-        with _progress("leave-one-out", args) as bar:
-            loo_res = cal.leave_one_out(fit_rows, factory, params, result.values, progress=bar)
+    print(f"simulating {len(fit_rows)} {gpu} rows on a {len(cal.EFF_GRID)} x {len(cal.DRAM_GRID)} efficiency grid "
+          f"(dense and 2:4)...", file=sys.stderr)
+    with _progress("grid", args, unit="point") as bar:
+        sur = cal.Surrogate(fit_rows, factory, progress=bar)
+    x0 = {"efficiency.tensor_dense": arch.efficiency.tensor_dense, "efficiency.tensor_sparse": arch.efficiency.tensor_sparse,
+          "efficiency.dram": arch.efficiency.dram, "launch.overhead_us": arch.launch.overhead_us}
+    result = cal.fit(sur, None, cal.PARAMS, x0)
+    fit_res = sur.results(result.values)
+    cv_res, per_fold = cal.cross_validate(sur, args.folds, cal.PARAMS, result.values)
 
     def brief(res):
-        s = summarize(res)
-        out = {}
-        for key in ("all", next((k for k in s if k.startswith("large")), None)):
-            if key and key in s:
-                g = s[key]
-                out[key] = {m: g[m]["mape"] for m in ("dense", "sparse", "speedup")}
-        return out
+        g = summarize(res)
+        key = next(k for k in g if k.startswith("large"))
+        s = g[key]
+        return (f"dense MAPE {s['dense']['mape']:.1f}%, sparse MAPE {s['sparse']['mape'] or 0:.1f}%, "
+                f"speedup MAPE {s['speedup']['mape']:.1f}%, speedup corr {s['speedup_corr'] or 0:.2f}")
 
-    def fmt(b):
-        return "; ".join(f"{k}: " + ", ".join(f"{m} MAPE {v:.1f}%" for m, v in d.items() if v is not None) for k, d in b.items())
-
-    errors = {"fit-set error": fmt(brief(fit_res))}
-    if held_res:
-        errors["held-out error"] = fmt(brief(held_res))
-    if loo_res:
-        errors["leave-one-out error"] = fmt(brief(loo_res))
-
-    # never onto the project's own files unless asked: the working directory by default
+    errors = {"fit-set error (surrogate)": brief(fit_res),
+              f"{args.folds}-fold cross-validated error (by layer)": brief(cv_res)}
     out = Path(args.out) if args.out else Path(f"{arch.name}-calibrated.toml")
-    arch_vals = {k: v for k, v in result.values.items() if not k.startswith("power.")}
-    header = cal.provenance_lines(args.measured, fit_rows, held_rows, args.fit, args.min_mnk, errors)
-    if base_power is not None:
-        header.append(f"power model started from: {ppath} (cited and assumed values there)")
+    header = cal.provenance_lines(args.measured, fit_rows, other, args.min_mnk, errors)
     header += ["", "Fitted parameters (bounds):"]
-    for p in params:
-        header.append(f"  {p.key} = {result.values[p.key]:.6g}  [{p.lo:g}, {p.hi:g}]  {p.meaning}")
+    for p in cal.PARAMS:
+        spread = ", ".join(f"{v[p.key]:.4g}" for v in per_fold)
+        header.append(f"  {p.key} = {result.values[p.key]:.6g}  [{p.lo:g}, {p.hi:g}]  {p.meaning}; per fold: {spread}")
     if result.at_bound:
         header.append(f"  at a bound (not determined by the data): {', '.join(result.at_bound)}")
     base_ref = args.arch if not str(args.arch).endswith(".toml") else str(Path(args.arch).resolve())
-    text = cal.render_override(base_ref, f"{arch.name}-calibrated", f"{arch.description}, calibrated on measured {gpu} rows",
-                               arch_vals, header)
-    written = [str(out)]
-    spec = None
-    if base_power is not None:
-        from ..validate.engine import power_sidecar
-
-        pv = {k.split(".", 1)[1]: v for k, v in result.values.items() if k.startswith("power.")}
-        spec = base_power.with_values(**pv)
-        written.append(str(power_sidecar(out)))
-
+    text = cal.render_override(base_ref, f"{arch.name}-calibrated",
+                               f"{arch.description}, efficiencies fitted on measured {gpu} rows", result.values, header)
     if args.json:
         print(json.dumps({
             "gpu": gpu, "arch": arch.name, "values": result.values, "at_bound": result.at_bound,
-            "fit_rows": len(fit_rows), "held_out_rows": len(held_rows), "nfev": result.nfev,
-            "fit": summarize(fit_res), "held_out": summarize(held_res) if held_res else None,
-            "leave_one_out": summarize(loo_res) if loo_res else None, "written": written,
+            "per_fold": per_fold, "fit_rows": len(fit_rows), "nfev": result.nfev,
+            "fit": summarize(fit_res), "cross_validated": summarize(cv_res), "written": str(out),
         }, indent=2, default=str))
-        _write_calibration(out, text, spec, header, load_arch)
-        return 0
-    print(f"calibrated {arch.name} on {len(fit_rows)} {gpu} rows ({result.nfev} evaluations):")
-    for p in params:
-        flag = "  (at bound)" if p.key in result.at_bound else ""
-        print(f"  {p.key:28s} = {result.values[p.key]:10.4g}{flag}   {p.meaning}")
-    if base_power is not None:
-        from ..validate.power import steady_clock_ghz
-
-        lim = spec.limit(arch.clock.boost_mhz)
-        print(f"  implied steady-state clock: dense fp16 {steady_clock_ghz(lim, spec.dense_dynamic_w) * 1000:.0f} MHz, "
-              f"2:4 fp16 {steady_clock_ghz(lim, spec.sparse_dynamic_w) * 1000:.0f} MHz (boost {arch.clock.boost_mhz:g})")
-    for label, res in (("fit rows", fit_res), ("held-out rows", held_res), ("leave-one-out", loo_res)):
-        if res:
+    else:
+        print(f"calibrated {arch.name} on {len(fit_rows)} {gpu} rows ({result.nfev} evaluations of the surrogate):")
+        for p in cal.PARAMS:
+            flag = "  (at bound)" if p.key in result.at_bound else ""
+            print(f"  {p.key:28s} = {result.values[p.key]:10.4g}{flag}   {p.meaning}")
+        for label, res in (("fit rows (surrogate)", fit_res), (f"{args.folds}-fold cross-validation", cv_res)):
             print(f"\n{label}:")
-            print(format_text_table(SUMMARY_HEADER, summary_table(summarize(res))))
-    _write_calibration(out, text, spec, header, load_arch)
-    print(f"\nwrote {', '.join(written)}")
-    return 0
-
-
-def _write_calibration(out, text, spec, header, load_arch):
-    """Write the override (checked to load before it replaces anything) and its power sidecar."""
-    from ..validate import calibrate as cal
-    from ..validate.engine import power_sidecar
-
+            hdr, table = summary_rows(summarize(res), {}, None)
+            print(format_text_table(hdr, table))
     cal.write_override(out, text, check=load_arch)
-    if spec is not None:
-        cal.write_override(power_sidecar(out), _render_power(spec, header))
-
-
-def _render_power(spec, header) -> str:
-    from ..validate.calibrate import _toml_value
-    from ..validate.engine import POWER_KEYS
-
-    lines = [f"# {ln}" if ln else "#" for ln in header]
-    lines += ["", "[power]"]
-    for k in POWER_KEYS:
-        lines.append(f"{k} = {_toml_value(float(getattr(spec, k)))}")
-    return "\n".join(lines) + "\n"
+    if not args.json:
+        print(f"\nwrote {out}")
+    return 0
