@@ -1,4 +1,4 @@
-"""Error metrics over a predictor, and the power-limit clock model."""
+"""Error metrics over a predictor: MAPE, correlation, groups by GPU/dtype/family, the noise floor."""
 
 import math
 
@@ -7,7 +7,6 @@ import pytest
 from sparsesim.errors import InputError
 from sparsesim.validate.measured import parse_measured_text
 from sparsesim.validate.metrics import Prediction, error_stats, evaluate, summarize
-from sparsesim.validate.power import PowerLimit, mean_clock_for_work, mean_clock_ghz, steady_clock_ghz
 
 CSV = """gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes
 A100,fp16,512,512,512,W,10,8,,cuSPARSELt,S,
@@ -46,7 +45,7 @@ def test_known_errors_and_groups(rows):
     assert s["all"]["speedup"]["mape"] == pytest.approx(37.5)
     large = next(k for k in s if k.startswith("large"))
     assert s[large]["rows"] == 4  # 512^3 is below 2^30
-    assert s["A100/bf16"]["rows"] == 1 and "A100/fp16 large" in s
+    assert s["A100/bf16"]["rows"] == 1 and "A100/fp16 large" in s and "A100 large" in s
     assert "backend=CUTLASS large" in s
 
 
@@ -63,41 +62,43 @@ def test_bad_predictor_output(rows):
         evaluate(rows, lambda r: 3.0)
 
 
-LIMIT = PowerLimit(power_limit_w=400.0, static_w=100.0, boost_clock_ghz=1.41, window_s=0.005)
+def test_correlation_and_families(rows):
+    from sparsesim.validate.metrics import correlation
+
+    assert correlation([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+    assert correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert correlation([1, 2], [1, 2]) is None and correlation([1, 1, 1], [1, 2, 3]) is None
+    res = evaluate(rows, lambda r: Prediction(r.dense_us, r.sparse_us_effective * (1 + 0.01 * r.line)))
+    s = summarize(res)
+    assert s["A100 large"]["speedup_corr"] is not None
+    assert "A100/fp16/square large" in s and "A100/fp16/other large" in s
+    assert rows[1].family == "square" and rows[2].family == "other"
 
 
-def test_steady_clock_power_balance():
-    assert steady_clock_ghz(LIMIT, 250.0) == pytest.approx(1.41)  # fits under the limit
-    f = steady_clock_ghz(LIMIT, 600.0)
-    # power at that clock equals the limit
-    assert 100.0 + 600.0 * (f / 1.41) ** 3 == pytest.approx(400.0)
-    assert f == pytest.approx(1.41 * 0.5 ** (1 / 3))
-    assert steady_clock_ghz(LIMIT, 1200.0) < f
+def test_families_and_flags_from_notes():
+    text = CSV.splitlines()[0] + "\nH100,bf16,4096,4096,4096,W,300,,1.5,cuSPARSELt,S,family=Qwen; layer=qkv; SUSPICIOUS: slow\n"
+    (r,) = parse_measured_text(text, "n.csv")
+    assert r.family == "Qwen" and r.flagged
+    res = evaluate([r], lambda x: (x.dense_us, x.sparse_us_effective))
+    s = summarize(res)
+    assert s["H100 large"]["rows"] == 1 and "H100 large unflagged" not in s  # empty groups are left out
 
 
-def test_mean_clock_relaxes_from_boost_to_steady():
-    fss = steady_clock_ghz(LIMIT, 600.0)
-    ts = [1e-7, 1e-4, 1e-3, 5e-3, 5e-2, 1.0, 100.0]
-    fs = [mean_clock_ghz(LIMIT, 600.0, t) for t in ts]
-    assert fs[0] == pytest.approx(1.41, rel=1e-4)
-    assert fs[-1] == pytest.approx(fss, rel=1e-3)
-    assert all(a >= b for a, b in zip(fs, fs[1:]))
-    # closed form at T = window: fss + (f0 - fss) * (1 - e^-1)
-    assert mean_clock_ghz(LIMIT, 600.0, 0.005) == pytest.approx(fss + (1.41 - fss) * (1 - math.exp(-1)))
+def test_noise_floor_from_repeated_shapes():
+    from sparsesim.validate.metrics import noise_floor
 
-
-def test_mean_clock_for_work_is_a_fixed_point():
-    w = 0.01  # 10 ms of work at boost
-    f = mean_clock_for_work(LIMIT, 800.0, w)
-    t = w * 1.41 / f
-    assert mean_clock_ghz(LIMIT, 800.0, t) == pytest.approx(f, rel=1e-6)
-    assert steady_clock_ghz(LIMIT, 800.0) < f < 1.41
-
-
-def test_power_limit_validation():
-    with pytest.raises(InputError, match="static_w"):
-        PowerLimit(power_limit_w=400.0, static_w=450.0, boost_clock_ghz=1.41, window_s=0.01)
-    with pytest.raises(InputError, match="window_s"):
-        PowerLimit(power_limit_w=400.0, static_w=50.0, boost_clock_ghz=1.41, window_s=0.0)
-    with pytest.raises(InputError, match="duration_s"):
-        mean_clock_ghz(LIMIT, 100.0, -1.0)
+    text = CSV.splitlines()[0] + """
+A100,fp16,4096,4096,4096,W,600,300,,cuSPARSELt,S,
+A100x,fp16,4096,4096,4096,W,660,300,,cuSPARSELt,S2,
+A100,fp16,1024,1024,1024,W,20,10,,cuSPARSELt,S,
+A100,int8,1024,1024,1024,W,20,10,,cuSPARSELt,S,
+"""
+    rows = parse_measured_text(text, "n.csv")
+    board = {"A100": "a100-pcie", "A100X": "a100-pcie"}
+    nf = noise_floor(rows, lambda g: board[g.upper()])
+    d = nf["a100-pcie"]
+    assert d["shapes"] == 1  # 4096^3 fp16 twice; the other two differ in shape or dtype
+    # speedups 2.0 and 2.2: |a - b| / mean = 0.2 / 2.1
+    assert d["speedup_pct"] == pytest.approx(100 * 0.2 / 2.1)
+    assert d["dense_pct"] == pytest.approx(100 * 60 / 630)
+    assert noise_floor(rows) == {}  # by GPU name alone nothing repeats

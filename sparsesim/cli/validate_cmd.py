@@ -27,6 +27,8 @@ def register(subparsers) -> None:
                         "fitted on are marked and left out of the held-out groups)")
     p.add_argument("--noise-reference", action="append", default=[], metavar="FILE",
                    help="further measured CSVs used only for the noise floor (shapes measured again)")
+    p.add_argument("--cross-validation", metavar="FILE", default=None,
+                   help="the JSON `calibrate --cv-out` wrote: its cross-validated errors go into the report")
     p.add_argument("--mode", default="statistical", help="engine mode passed to simulate (default statistical)")
     p.add_argument("--rows", action="store_true", help="also print the per-row table")
     p.add_argument("--json", action="store_true", help="print rows, summary and noise floor as JSON")
@@ -51,6 +53,8 @@ def register(subparsers) -> None:
     c.add_argument("--mode", default="statistical", help="engine mode passed to simulate")
     c.add_argument("--out", metavar="FILE", default=None,
                    help="override file to write (default ./<arch>-calibrated.toml in the working directory)")
+    c.add_argument("--cv-out", metavar="FILE", default=None,
+                   help="also write the fit and the cross-validated errors as JSON (for `validate --cross-validation`)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     c.set_defaults(func=_calibrate)
@@ -113,7 +117,11 @@ def _validate(args) -> int:
         if fitted:
             meta["fitted"] = (f"{len(fitted)} rows were used to fit the calibration (marked * in errors.csv); "
                               "the held-out groups leave them out")
-        paths = write_report(args.out, results, summary, meta, noise=noise, board_of=pred.board_of, fitted=fitted)
+        cv = None
+        if args.cross_validation:
+            cv = _read_json(args.cross_validation)
+        paths = write_report(args.out, results, summary, meta, noise=noise, board_of=pred.board_of, fitted=fitted,
+                             cross_validation=cv)
         if not args.json:
             print(f"\nwrote {paths['report']} (+ errors.csv, summary.json, 3 plots)")
     return 0
@@ -170,12 +178,17 @@ def _calibrate(args) -> int:
     base_ref = args.arch if not str(args.arch).endswith(".toml") else str(Path(args.arch).resolve())
     text = cal.render_override(base_ref, f"{arch.name}-calibrated",
                                f"{arch.description}, efficiencies fitted on measured {gpu} rows", result.values, header)
+    payload = {
+        "command": _cmdline(), "gpu": gpu, "arch": arch.name, "folds": args.folds, "values": result.values,
+        "at_bound": result.at_bound, "per_fold": per_fold, "fit_rows": len(fit_rows), "nfev": result.nfev,
+        "fit": summarize(fit_res), "cross_validated": summarize(cv_res), "written": str(out),
+    }
+    if args.cv_out:
+        from ..io import write_text_atomic
+
+        write_text_atomic(args.cv_out, json.dumps(payload, indent=2, default=str) + "\n")
     if args.json:
-        print(json.dumps({
-            "gpu": gpu, "arch": arch.name, "values": result.values, "at_bound": result.at_bound,
-            "per_fold": per_fold, "fit_rows": len(fit_rows), "nfev": result.nfev,
-            "fit": summarize(fit_res), "cross_validated": summarize(cv_res), "written": str(out),
-        }, indent=2, default=str))
+        print(json.dumps(payload, indent=2, default=str))
     else:
         print(f"calibrated {arch.name} on {len(fit_rows)} {gpu} rows ({result.nfev} evaluations of the surrogate):")
         for p in cal.PARAMS:
@@ -189,3 +202,14 @@ def _calibrate(args) -> int:
     if not args.json:
         print(f"\nwrote {out}")
     return 0
+
+
+def _read_json(path):
+    from ..errors import InputError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"cross-validation file {str(path)!r} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a JSON file `calibrate --cv-out` wrote: {exc}") from None

@@ -304,7 +304,8 @@ def schedule_counts(results):
     return ("gpu", "library", "data-parallel", "split-K", "stream-K"), rows
 
 
-def write_report(out_dir, results, summary, meta: dict, noise=None, board_of=None, fitted=None) -> dict:
+def write_report(out_dir, results, summary, meta: dict, noise=None, board_of=None, fitted=None,
+                 cross_validation=None) -> dict:
     """Write report.md, errors.csv, summary.json and the plots into ``out_dir``; returns the paths."""
     noise = noise or {}
     out = Path(out_dir)
@@ -342,6 +343,16 @@ def write_report(out_dir, results, summary, meta: dict, noise=None, board_of=Non
         header, table = summary_rows(summary, noise, board_of, set(groups))
         if table:
             md += [f"## {title}", "", markdown_table(header, table), ""]
+    if cross_validation:
+        cv = cross_validation
+        _, fit_groups, _ = _goal_groups(cv["cross_validated"])
+        groups = [k for k in cv["cross_validated"] if k.endswith(" large") and "/" not in k] + fit_groups
+        header, table = summary_rows(cv["cross_validated"], noise, board_of, set(groups + [
+            k for k in cv["cross_validated"] if k.count("/") == 2 and k.endswith(" large")]))
+        values = ", ".join(f"{k} = {v:.4g}" for k, v in cv["values"].items())
+        md += [f"## {cv['gpu']} under {cv['folds']}-fold cross-validation (the fitted GPU)", "",
+               f"Each row predicted by a fit that did not see its layer (`{cv['command']}`; surrogate of the "
+               f"simulated parameter grid).  Fitted on all rows: {values}.", "", markdown_table(header, table), ""]
     others = [k for k in summary if k.startswith(("all", "large", "held-out", "fitted", "backend"))]
     header, table = summary_rows(summary, noise, board_of, set(others))
     if table:
