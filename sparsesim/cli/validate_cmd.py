@@ -29,6 +29,9 @@ def register(subparsers) -> None:
                    help="further measured CSVs used only for the noise floor (shapes measured again)")
     p.add_argument("--cross-validation", metavar="FILE", default=None,
                    help="the JSON `calibrate --cv-out` wrote: its cross-validated errors go into the report")
+    p.add_argument("--cold-l2", action="store_true",
+                   help="time every call from a cold L2 (default: operands that fit stay in L2 between the "
+                        "benchmark's repeated calls)")
     p.add_argument("--mode", default="statistical", help="engine mode passed to simulate (default statistical)")
     p.add_argument("--rows", action="store_true", help="also print the per-row table")
     p.add_argument("--json", action="store_true", help="print rows, summary and noise floor as JSON")
@@ -87,7 +90,7 @@ def _validate(args) -> int:
     if args.calibration:
         overrides = {"*": cal.fitted_values_of(args.calibration)}
         fitted = cal.fitted_rows_of(args.calibration)
-    pred = EnginePredictor(arch_map, overrides=overrides, mode=args.mode)
+    pred = EnginePredictor(arch_map, overrides=overrides, mode=args.mode, warm_l2=not args.cold_l2)
     with _progress("predicting", args) as bar:
         results = evaluate(rows, pred, progress=bar)
     summary = summarize(results, fitted)

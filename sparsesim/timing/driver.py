@@ -80,7 +80,7 @@ def _run_plan(plan, mode, scales_by_wave=None):
         from .full import simulate_full
 
         cycles, busy, events = simulate_full(plan)
-        return cycles, busy, events, 0, 0
+        return cycles, busy, events, 0, 0, None
     total = 0.0
     busy = {u: 0.0 for u in UNITS}
     events = skipped = simulated = 0
@@ -116,7 +116,8 @@ def _run_plan(plan, mode, scales_by_wave=None):
         total += count * cyc
         for u in UNITS:
             busy[u] += count * b.get(u, 0.0)
-    return total, busy, events, skipped, simulated
+        last = (cyc, b, w.ctas * plan.k_iters)
+    return total, busy, events, skipped, simulated, last
 
 
 def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", format=None,
@@ -213,8 +214,11 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
             raise InputError(f"mode 'full' would simulate {need} CTA-iterations (limit {full_limit}); "
                              f"use mode 'statistical', which fast-forwards them")
     best = None
+    done: dict = {}
     for run in ranked:
-        totals = _run_kernel(run, mode, exec_data)
+        if id(run) not in done:
+            done[id(run)] = _run_kernel(run, mode, exec_data, done)
+        totals = done[id(run)][:5]
         run.cycles = totals[0]
         if best is None or totals[0] < best[1][0]:
             best = (run, totals)
@@ -225,20 +229,32 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     return res
 
 
-def _run_kernel(run, mode, exec_data):
-    """Cycles, busy cycles per unit, events, skipped iterations and simulated waves of one
-    candidate kernel: its plans one after the other, then the split-K reduction."""
+def _run_kernel(run, mode, exec_data, done):
+    """Cycles, busy cycles per unit, events, skipped iterations, simulated waves and the last
+    wave (cycles, busy, iterations) of one candidate kernel: its plans one after the other,
+    then the split-K reduction.  A stream-K kernel is its data-parallel parent (``done``: the
+    kernels simulated already, by id) with the parent's last, partial wave replaced by the
+    stream-K wave."""
     cycles, busy = run.reduction_cycles, {u: 0.0 for u in UNITS}
     busy["l2"] = run.reduction_cycles
     events = skipped = simulated = 0
+    last = None
+    if run.parent is not None:
+        if id(run.parent) not in done:
+            done[id(run.parent)] = _run_kernel(run.parent, mode, exec_data, done)
+        p_cycles, p_busy, _, p_skipped, _, (l_cyc, l_busy, l_iters) = done[id(run.parent)]
+        cycles += p_cycles - l_cyc
+        skipped += p_skipped - l_iters
+        for u in UNITS:
+            busy[u] += p_busy[u] - l_busy.get(u, 0.0)
     for plan in run.phases:
         scales_fn = exec_data.wave_scales(plan) if exec_data is not None else None
-        c, b, e, s, w = _run_plan(plan, mode, scales_fn)
+        c, b, e, s, w, last = _run_plan(plan, mode, scales_fn)
         cycles += c
         events, skipped, simulated = events + e, skipped + s, simulated + w
         for u in UNITS:
             busy[u] += b.get(u, 0.0)
-    return cycles, busy, events, skipped, simulated
+    return cycles, busy, events, skipped, simulated, last
 
 
 def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_data, stages=None):

@@ -53,6 +53,7 @@ class KernelRun:
     reduction_cycles: float = 0.0
     estimate: float = 0.0
     cycles: float | None = None  # simulated
+    parent: "KernelRun | None" = None  # stream-K: the data-parallel run whose last wave it replaces
     detail: dict = field(default_factory=dict)
 
     @property
@@ -108,8 +109,8 @@ def _stream_k(run, arch):
     wave = WaveSpec(slots, wave_groups(slots, arch.sm.count, p.ctas_per_sm), last.dram_read_bytes,
                     last.c_bytes + fixup, carried, True)
     sk = dataclasses.replace(p, k_iters=k_sk, waves=_WaveList([wave]))
-    phases = ([dataclasses.replace(p, waves=p.waves.head(full))] if full else []) + [sk]
-    return KernelRun(run.family, run.mainloop, run.tile, run.spec, "stream-k", p, phases)
+    # the full waves are the data-parallel run's: the stream-K wave replaces its last, partial one
+    return KernelRun(run.family, run.mainloop, run.tile, run.spec, "stream-k", p, [sk], parent=run)
 
 
 def _reduction_cycles(plan, arch):
@@ -172,6 +173,10 @@ def candidates(arch, m, n, k, dtype, pattern, fmt, passes_override=None, decompo
 
 def estimate(run) -> float:
     run.estimate = sum(estimate_cycles(p) for p in run.phases) + run.reduction_cycles
+    if run.parent is not None:
+        p = run.parent.base
+        last = dataclasses.replace(p, waves=_WaveList([p.waves[len(p.waves) - 1]]))
+        run.estimate += estimate(run.parent) - estimate_cycles(last)
     return run.estimate
 
 
