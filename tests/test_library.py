@@ -136,3 +136,15 @@ def test_configs_without_a_library_use_the_tiles_table():
     bare = build_arch({**doc, "name": "bare"}, "test")
     r = simulate(bare, 4096, 4096, 4096, "fp16", "dense")
     assert r.kernel["family"] == "tiles" and r.kernel["schedule"] == "data-parallel"
+
+
+def test_output_type_sets_the_c_bytes():
+    dflt = simulate("a100", 4096, 4096, 512, "int8", "dense")
+    int8 = simulate("a100", 4096, 4096, 512, "int8", "dense", out_dtype="int8")
+    assert dflt.dram_bytes["c"] == 4096 * 4096 * 4 and int8.dram_bytes["c"] == 4096 * 4096
+    with pytest.raises(InputError, match="out_dtype"):
+        simulate("a100", 64, 64, 64, "int8", "dense", out_dtype="fp4")
+    from sparsesim.validate.engine import out_dtypes
+
+    assert out_dtypes("family=x; out dense=INT32 sparse=BF16") == ("int32", "bf16")
+    assert out_dtypes("hw=A100; out=int8") == ("int8", "int8") and out_dtypes("") == (None, None)

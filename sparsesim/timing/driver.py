@@ -15,6 +15,7 @@ from .statistical import slowest_tile_factor
 from .workload import build_plan
 
 MODES = ("statistical", "full", "exec")
+OUT_DTYPES = ("int8", "fp16", "bf16", "fp32", "int32")
 
 # Timing models of other architecture kinds: kind -> callable with simulate's signature.
 # A model registers itself from its own module with ``register_simulator``; the module
@@ -121,7 +122,7 @@ def _run_plan(plan, mode, scales_by_wave=None):
 
 
 def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", format=None,
-             encoding=None, tile=None, a=None, b=None, full_limit=None, warm_l2=False):
+             encoding=None, tile=None, a=None, b=None, full_limit=None, warm_l2=False, out_dtype=None):
     """Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k.
 
     ``arch``: config name, path or loaded arch.  ``dtype``: int8, fp8, fp16 or bf16.
@@ -139,6 +140,8 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     libraries' algorithm search does; ``result.kernel`` names it and says why it won.
     ``warm_l2``: time one call of a loop that repeats the same GEMM (as benchmarks do): operands
     that fit in the usable L2 together are read from L2, not DRAM.
+    ``out_dtype``: the type C is written in (default: int32 for int8, the operand type's own
+    16-bit float otherwise; libraries differ, e.g. cuSPARSELt int8 may write bf16).
     ``full_limit``: in mode "full", refuse (InputError) GEMMs needing more than this
     many simulated CTA-iterations (the full simulation's cost grows with the GEMM).
     Returns a :class:`~sparsesim.timing.result.SimResult`.
@@ -192,15 +195,17 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
         raise InputError("operand arrays a= and b= are used only with mode='exec'")
 
     passes_override = exec_data.mean_passes if exec_data is not None else None
+    if out_dtype is not None and out_dtype not in OUT_DTYPES:
+        raise InputError(f"out_dtype must be one of {', '.join(OUT_DTYPES)}, got {out_dtype!r}")
     if tile is not None:
         runs = []
         for t in _pick_tiles(arch, tile):
-            p = build_plan(arch, m, n, k, dtype, pat, fmt, t, passes_override, warm_l2=warm_l2)
+            p = build_plan(arch, m, n, k, dtype, pat, fmt, t, passes_override, warm_l2=warm_l2, out_dtype=out_dtype)
             runs.append(KernelRun("tiles", "pinned", t, p.spec, "data-parallel", p, [p]))
     else:
         # the library's algorithm search: split-K and stream-K only in the statistical mode
         runs = library.candidates(arch, m, n, k, dtype, pat, fmt, passes_override,
-                                  decompositions=mode == "statistical", warm_l2=warm_l2)
+                                  decompositions=mode == "statistical", warm_l2=warm_l2, out_dtype=out_dtype)
     n_candidates = len(runs)
     ranked = library.shortlist(runs) if len(runs) > 1 else runs
 

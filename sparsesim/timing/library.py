@@ -125,7 +125,8 @@ def _reduction_cycles(plan, arch):
     return plan.reduction_bytes / per_cycle + arch.l2.latency_cycles
 
 
-def candidates(arch, m, n, k, dtype, pattern, fmt, passes_override=None, decompositions=True, warm_l2=False):
+def candidates(arch, m, n, k, dtype, pattern, fmt, passes_override=None, decompositions=True, warm_l2=False,
+               out_dtype=None):
     """Every kernel the libraries would time for this GEMM (families of the arch's [library]
     table serving the dtype; without one, the [tiles] candidates, data-parallel)."""
     op = "dense" if pattern.is_dense else "sparse"
@@ -133,7 +134,8 @@ def candidates(arch, m, n, k, dtype, pattern, fmt, passes_override=None, decompo
     runs = []
     if not fams:
         for t in arch.tiles.candidates:
-            p = build_plan(arch, m, n, k, dtype, pattern, fmt, t, passes_override, warm_l2=warm_l2)
+            p = build_plan(arch, m, n, k, dtype, pattern, fmt, t, passes_override, warm_l2=warm_l2,
+                           out_dtype=out_dtype)
             runs.append(KernelRun("tiles", "multistage" if arch.tiles.warp_tile_warps == 1 else "wgmma",
                                   t, p.spec, "data-parallel", p, [p]))
         return runs
@@ -147,7 +149,7 @@ def candidates(arch, m, n, k, dtype, pattern, fmt, passes_override=None, decompo
             spec = KernelSpec(stages, fam.warp_tile_warps, fam.raster_group_rows, 1, fam.cluster_m,
                               fam.cluster_n, fam.mainloop)
             try:
-                p = build_plan(arch, m, n, k, dtype, pattern, fmt, t, passes_override, spec, warm_l2)
+                p = build_plan(arch, m, n, k, dtype, pattern, fmt, t, passes_override, spec, warm_l2, out_dtype)
             except InputError:  # the tile and its stages do not fit one SM
                 continue
             dp = KernelRun(fam.name, fam.mainloop, t, spec, "data-parallel", p, [p])
@@ -162,7 +164,7 @@ def candidates(arch, m, n, k, dtype, pattern, fmt, passes_override=None, decompo
             s = 2
             while s <= fam.split_k_max and p.ctas * s <= 2 * slots and ceil(k / s) >= t.cta_k:
                 sspec = dataclasses.replace(spec, split_k=s)
-                ps = build_plan(arch, m, n, k, dtype, pattern, fmt, t, passes_override, sspec, warm_l2)
+                ps = build_plan(arch, m, n, k, dtype, pattern, fmt, t, passes_override, sspec, warm_l2, out_dtype)
                 runs.append(KernelRun(fam.name, fam.mainloop, t, sspec, "split-k", ps, [ps],
                                       _reduction_cycles(ps, arch)))
                 s *= 2

@@ -229,17 +229,18 @@ def max_stages(arch, dtype, pattern, tile) -> int:
 
 
 def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None, spec=None,
-               warm_l2=False) -> GemmPlan:
+               warm_l2=False, out_dtype=None) -> GemmPlan:
     """The demands and the wave schedule of one GEMM run by one kernel (``spec``: the tile's
     pipeline, split-K, cluster and raster; default the [tiles] table's data-parallel kernel).
     ``warm_l2``: the same GEMM ran just before (a benchmark's timed loop), so operands that
-    fit in the usable L2 together are read from L2, not DRAM."""
+    fit in the usable L2 together are read from L2, not DRAM.  ``out_dtype``: the type C is
+    written in (default :data:`OUT_DTYPE` of the operand type)."""
     tc, sm = arch.tensor_core, arch.sm
     spec = spec or KernelSpec.from_tiles(arch, tile)
     elt = DTYPE_BYTES[dtype]
     a = operand_a_traffic(m, k, dtype, pattern, fmt)
     b_bytes = k * n * elt
-    c_bytes = m * n * out_bytes(dtype)
+    c_bytes = m * n * DTYPE_BYTES[out_dtype or OUT_DTYPE[dtype]]
     compulsory = {"a_values": a["values"], "a_metadata": a["metadata"], "b": b_bytes, "c": c_bytes}
     compulsory["total"] = sum(compulsory.values())
 

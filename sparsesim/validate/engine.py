@@ -12,12 +12,29 @@ and returns their times, with the library kernel that won each (``info``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..errors import InputError
 from .metrics import Prediction
 
 DEFAULT_ARCH_MAP = {"A100": "a100", "H100": "h100"}
+_OUT_BOTH = re.compile(r"\bout dense=(\w+) sparse=(\w+)", re.I)
+_OUT_ONE = re.compile(r"\bout=(\w+)", re.I)
+_OUT_TYPES = {"int8": "int8", "int32": "int32", "fp16": "fp16", "bf16": "bf16", "fp32": "fp32"}
+
+
+def out_dtypes(notes: str) -> tuple:
+    """(dense, sparse) output types a row's ``notes`` state (``out=int8``, ``out dense=INT32
+    sparse=BF16``); None where they say nothing (the model's default for the dtype)."""
+    m = _OUT_BOTH.search(notes or "")
+    if m:
+        return _OUT_TYPES.get(m.group(1).lower()), _OUT_TYPES.get(m.group(2).lower())
+    m = _OUT_ONE.search(notes or "")
+    if m:
+        t = _OUT_TYPES.get(m.group(1).lower())
+        return t, t
+    return None, None
 
 
 def parse_arch_map(text: str | None) -> dict:
@@ -80,7 +97,8 @@ class EnginePredictor:
         return Path(a).stem if isinstance(a, (str, Path)) else getattr(a, "name", gpu)
 
     def _sim(self, arch, row, pattern):
-        key = (id(arch), row.m, row.n, row.k, row.dtype, pattern)
+        out = out_dtypes(row.notes)[0 if pattern == "dense" else 1]
+        key = (id(arch), row.m, row.n, row.k, row.dtype, pattern, out)
         hit = self._cache.get(key)
         if hit is None:
             simulate = self._simulate
@@ -88,7 +106,7 @@ class EnginePredictor:
             if simulate is None:
                 from .. import simulate
 
-                kw = {"warm_l2": self.warm_l2}
+                kw = {"warm_l2": self.warm_l2, "out_dtype": out}
             res = simulate(arch, row.m, row.n, row.k, row.dtype, pattern, mode=self.mode, **kw)
             hit = res.to_dict() if hasattr(res, "to_dict") else dict(res)
             self._cache[key] = hit
