@@ -281,7 +281,8 @@ def sparse_times_dense(panel: SparsePanel, x_s8: np.ndarray) -> np.ndarray:
         return out
     xp = pack_columns(np.ascontiguousarray(x_s8), panel.steps, panel.width, 0x80)
     per_task, chunks = _schedule(panel, xp.shape[0])
-    _products(panel.blocks, xp, per_task, chunks, True, 128 * panel.rowsum, out)
+    with numba.parallel_chunksize(1):  # tasks go to whichever core is free (shared machines)
+        _products(panel.blocks, xp, per_task, chunks, True, 128 * panel.rowsum, out)
     return out
 
 
@@ -296,5 +297,6 @@ def dense_times_sparse_t(x_u8: np.ndarray, panel: SparsePanel) -> np.ndarray:
         return out
     xp = pack_rows(np.ascontiguousarray(x_u8), panel.steps, panel.width)
     per_task, chunks = _schedule(panel, xp.shape[0])
-    _products(panel.blocks, xp, per_task, chunks, False, panel.rowsum, out)
+    with numba.parallel_chunksize(1):
+        _products(panel.blocks, xp, per_task, chunks, False, panel.rowsum, out)
     return out
