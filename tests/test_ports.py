@@ -12,17 +12,12 @@ import textwrap
 
 import pytest
 
-from sparsesim.arch.cpu import CpuArch, cpu_archs, load_cpu_arch
+from sparsesim.cpu.config import CpuArch, cpu_archs, load_cpu_arch
 from sparsesim.errors import ConfigError, InputError
-from sparsesim.timing import microkernels as mk
-from sparsesim.timing.ports import (
-    gemm_timing,
-    port_bound,
-    simulate_cpu_gemm,
-    simulate_kernel,
-    sparse_crossover,
-    weight_bytes,
-)
+from sparsesim.cpu import microkernels as mk
+from sparsesim.cpu.driver import simulate_cpu_gemm
+from sparsesim.cpu.gemm import gemm_timing, sparse_crossover, weight_bytes
+from sparsesim.cpu.portmodel import port_bound, simulate_kernel
 
 ALL = ("xeon-8180", "xeon-8280", "xeon-5120", "xeon-8380", "zen4-genoa")
 

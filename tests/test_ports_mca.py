@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from sparsesim.arch.cpu import load_cpu_arch
+from sparsesim.cpu.config import load_cpu_arch
 from sparsesim.errors import InputError
-from sparsesim.timing import microkernels as mk
-from sparsesim.timing.ports import llvm_mca_cycles, simulate_kernel
+from sparsesim.cpu import microkernels as mk
+from sparsesim.cpu.mca import llvm_mca_cycles
+from sparsesim.cpu.portmodel import simulate_kernel
 
 CANDIDATES = ("llvm-mca", "llvm-mca-19", "llvm-mca-18", "llvm-mca-17", "llvm-mca-16", "llvm-mca-15", "llvm-mca-14")
 

@@ -2,7 +2,7 @@
 """Run the port-model micro-kernels on this CPU and compare with the model.
 
 The loops are the exact text that ``sparsesim ports --emit-asm`` prints
-(sparsesim.timing.microkernels); they are wrapped in callable functions,
+(sparsesim.cpu.microkernels); they are wrapped in callable functions,
 assembled with gcc together with driver.c, checked for correct results against a
 plain numpy reference, and timed.  Cycles come from a calibration loop of 8
 dependent 1-cycle ``add`` instructions per iteration, so the figures do not
@@ -29,7 +29,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from sparsesim.timing import microkernels as mk  # noqa: E402
+from sparsesim.cpu import microkernels as mk  # noqa: E402
 
 # (kernel, mr, nr): the default blocking of every kernel, plus VNNI with too few
 # accumulator chains to hide its latency.
@@ -292,8 +292,7 @@ def main(argv=None):
 
     model = {}
     if not args.no_model:
-        from sparsesim.arch.cpu import load_cpu_arch
-        from sparsesim.timing.ports import simulate_kernel
+        from sparsesim.cpu import load_cpu_arch, simulate_kernel
 
         arch = load_cpu_arch(args.arch)
         for name, k in kernels.items():

@@ -65,10 +65,9 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-    from ..arch.cpu import load_cpu_arch
+    from ..cpu import build_kernel, emit_asm, gemm_timing, llvm_mca_cycles, load_cpu_arch, simulate_kernel
+    from ..cpu import sparse_crossover
     from ..errors import InputError
-    from ..timing.microkernels import build_kernel, emit_asm
-    from ..timing.ports import gemm_timing, llvm_mca_cycles, simulate_kernel, sparse_crossover
 
     arch = load_cpu_arch(args.arch)
     kw = {}

@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 # Paths relative to the sparsesim package: directories stand for every .py file below them.
-MODEL_SOURCES = ("arch", "timing", "formats", "kernels", "patterns.py", "dse/sweep.py")
+MODEL_SOURCES = ("arch", "timing", "cpu", "formats", "kernels", "patterns.py", "dse/sweep.py")
 DIGITS = 12
 
 
