@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
-from .microkernels import build_kernel
+from .microkernels import MUX_KERNELS, build_kernel
 from .portmodel import simulate_kernel
 
 
@@ -59,6 +59,9 @@ def weight_bytes(kernel_name: str, m: int, k: int) -> dict:
         # (the 64-bit kmovq mask of 64 weights = 2 bits per kept value, the same
         # size as the 2-bit-index hardware layout)
         return {"values": m * k // 2, "metadata": m * k // 8}
+    if kernel_name in MUX_KERNELS:
+        # the decoded metadata: one VPSHUFB control byte per kept value
+        return {"values": m * k // 2, "metadata": m * k // 2}
     return {"values": m * k, "metadata": 0}
 
 

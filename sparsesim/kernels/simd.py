@@ -245,31 +245,37 @@ def dense_tile(typingctx, path, a, a0, lda, w, w0, wstride, c, c0, ldc, steps, a
 
 
 @intrinsic
-def sparse_tile(typingctx, step_bytes, ap, ap0, b, b0, c, c0, steps):
-    """``sparse_tile(step_bytes, ap, ap0, b, b0, c, c0, steps)``: one 16-row block of the
-    sparse operand against MR activation columns.
+def sparse_tile(typingctx, step_bytes, path, ap, ap0, b, b0, c, c0, steps):
+    """``sparse_tile(step_bytes, path, ap, ap0, b, b0, c, c0, steps)``: one 16-row block of
+    the sparse operand against MR activation columns.
 
+    ``step_bytes`` (literal 8 or 16): activation bytes per step.  ``path`` (literal):
+    1 = VPSHUFB -> VPDPBUSD; 0 = VPSHUFB -> VPMADDUBSW (the routed pairs, kept slots
+    (0, 1) and (2, 3) of each lane, saturate to s16) -> VPMADDWD with ones -> VPADDD.
     ``ap`` int8 (flat): step ``t`` holds 64 value bytes (16 lanes x 4 kept s8) at
     ``ap0 + 128t`` and 64 VPSHUFB control bytes at ``ap0 + 128t + 64`` (a byte
     position among the step's activations; 0x80 selects zero).  ``b`` uint8 (flat):
-    step ``t``, column ``n`` is ``step_bytes`` (literal 8 or 16) bytes at
-    ``b0 + (t*MR + n)*step_bytes``.  ``c`` int32 (flat): accumulator ``n`` (16 lanes,
-    one per row of the block) is stored to ``c[c0 + 16n ...]``; accumulators start at 0.
+    step ``t``, column ``n`` is ``step_bytes`` bytes at ``b0 + (t*MR + n)*step_bytes``.
+    ``c`` int32 (flat): accumulator ``n`` (16 lanes, one per row of the block) is
+    stored to ``c[c0 + 16n ...]``; accumulators start at 0.
     """
     width = _literal(step_bytes)
-    if width not in (8, 16):
+    kind = _literal(path)
+    if width not in (8, 16) or kind not in (0, 1):
         return None
-    sig = types.void(step_bytes, ap, ap0, b, b0, c, c0, steps)
+    sig = types.void(step_bytes, path, ap, ap0, b, b0, c, c0, steps)
     mr = SPARSE_MR
+    need = PATH_FEATURES["vnni" if kind == 1 else "avx512"]
 
     def codegen(context, builder, signature, args):
-        if not _target_has(PATH_FEATURES["vnni"]):
+        if not _target_has(need):
             return _trap(context, builder)
         tys = signature.args
-        ap0v, b0v, c0v, stepsv = (_intp(context, builder, tys[i], args[i]) for i in (2, 4, 6, 7))
-        pa = _data(context, builder, tys[1], args[1])
-        pb = _data(context, builder, tys[3], args[3])
-        pc = _data(context, builder, tys[5], args[5])
+        ap0v, b0v, c0v, stepsv = (_intp(context, builder, tys[i], args[i]) for i in (3, 5, 7, 8))
+        pa = _data(context, builder, tys[2], args[2])
+        pb = _data(context, builder, tys[4], args[4])
+        pc = _data(context, builder, tys[6], args[6])
+        ones = ir.Constant(V32I16, [1] * 32)
         cptr = [[_at(builder, pc, _lin(builder, c0v, 16 * n))] for n in range(mr)]
         accs = _init_accumulators(builder, cptr, None)
         with cgutils.for_range(builder, stepsv) as loop:
@@ -280,7 +286,11 @@ def sparse_tile(typingctx, step_bytes, ap, ap0, b, b0, c, c0, steps):
             for n in range(mr):
                 bc = _broadcast_bytes(builder, _at(builder, pb, _lin(builder, b0v, (t, mr * width), n * width)), width)
                 routed = _vpshufb(builder, bc, ctrl)  # the multiplexer: each lane's 4 activations
-                acc = _vpdpbusd(builder, builder.load(accs[n][0]), routed, vals)
+                acc = builder.load(accs[n][0])
+                if kind == 1:
+                    acc = _vpdpbusd(builder, acc, routed, vals)
+                else:
+                    acc = _three_instruction(builder, acc, routed, vals, ones)
                 builder.store(acc, accs[n][0])
         _store_accumulators(builder, cptr, accs)
         return context.get_dummy_value()

@@ -208,9 +208,10 @@ def pack_rows(x_u8: np.ndarray, steps: int, width: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- products
 @njit(parallel=True, cache=True)
-def _products(blocks, xp, blocks_per_task, col_chunks, transposed, correction, out):
+def _products(blocks, xp, path, blocks_per_task, col_chunks, transposed, correction, out):
     """All (16-row block x MR-column group) tiles, the row blocks of one task kept in L2
-    while every column group of its column chunk streams past.
+    while every column group of its column chunk streams past.  ``path``: 1 VPDPBUSD,
+    0 VPMADDUBSW + VPMADDWD + VPADDD (see :func:`sparse_tile`).
 
     ``transposed``: write tile lane j (row 16rb + j), column g*MR + c to
     ``out[16rb + j, g*MR + c] - correction[16rb + j]``; else to ``out[g*MR + c, 16rb + j]``.
@@ -229,10 +230,17 @@ def _products(blocks, xp, blocks_per_task, col_chunks, transposed, correction, o
         tile = np.empty(16 * SPARSE_MR, dtype=np.int32)
         for g in range(g0, min(groups, g0 + gchunk)):
             for rb in range(rt * blocks_per_task, min(nblocks, (rt + 1) * blocks_per_task)):
-                if width == 8:
-                    sparse_tile(8, bf, rb * steps * 128, xf, g * steps * SPARSE_MR * 8, tile, 0, steps)
+                a0 = rb * steps * 128
+                x0 = g * steps * SPARSE_MR * width
+                if path == 1:
+                    if width == 8:
+                        sparse_tile(8, 1, bf, a0, xf, x0, tile, 0, steps)
+                    else:
+                        sparse_tile(16, 1, bf, a0, xf, x0, tile, 0, steps)
+                elif width == 8:
+                    sparse_tile(8, 0, bf, a0, xf, x0, tile, 0, steps)
                 else:
-                    sparse_tile(16, bf, rb * steps * 128, xf, g * steps * SPARSE_MR * 16, tile, 0, steps)
+                    sparse_tile(16, 0, bf, a0, xf, x0, tile, 0, steps)
                 nr = min(16, rows_out - rb * 16)
                 nc = min(SPARSE_MR, cols_out - g * SPARSE_MR)
                 if transposed:
@@ -270,19 +278,28 @@ def _schedule(panel: SparsePanel, groups: int) -> tuple[int, int]:
     return per_task, chunks
 
 
-def sparse_times_dense(panel: SparsePanel, x_s8: np.ndarray) -> np.ndarray:
-    """``C = S . X`` (rows x N int32, wrapped) for signed ``X`` (K x N int8)."""
-    ncols = x_s8.shape[1]
+def sparse_times_dense(panel: SparsePanel, x: np.ndarray, path: str = "vnni") -> np.ndarray:
+    """``C = S . X`` (rows x N int32) for activations ``X`` (K x N): int8 (shifted to
+    ``x + 128`` and corrected exactly) or uint8 (used as they are).
+
+    ``path`` ``"vnni"``: VPDPBUSD, the exact product wrapped to int32.  ``"avx512"``:
+    VPMADDUBSW + VPMADDWD + VPADDD on the routed bytes: each lane's kept slots (0, 1)
+    and (2, 3) of a step form one s16 word that saturates, as the hardware does (with
+    int8 activations the saturation acts on the shifted values).
+    """
+    ncols = x.shape[1]
     out = np.empty((panel.rows, ncols), dtype=np.int32)
     if not out.size:
         return out
     if panel.steps == 0:
         out[:] = 0
         return out
-    xp = pack_columns(np.ascontiguousarray(x_s8), panel.steps, panel.width, 0x80)
+    signed = x.dtype == np.int8
+    xp = pack_columns(np.ascontiguousarray(x), panel.steps, panel.width, 0x80 if signed else 0)
+    correction = 128 * panel.rowsum if signed else np.zeros(panel.rows, dtype=np.int64)
     per_task, chunks = _schedule(panel, xp.shape[0])
     with numba.parallel_chunksize(1):  # tasks go to whichever core is free (shared machines)
-        _products(panel.blocks, xp, per_task, chunks, True, 128 * panel.rowsum, out)
+        _products(panel.blocks, xp, 1 if path == "vnni" else 0, per_task, chunks, True, correction, out)
     return out
 
 
@@ -298,5 +315,26 @@ def dense_times_sparse_t(x_u8: np.ndarray, panel: SparsePanel) -> np.ndarray:
     xp = pack_rows(np.ascontiguousarray(x_u8), panel.steps, panel.width)
     per_task, chunks = _schedule(panel, xp.shape[0])
     with numba.parallel_chunksize(1):
-        _products(panel.blocks, xp, per_task, chunks, False, panel.rowsum, out)
+        _products(panel.blocks, xp, 1, per_task, chunks, False, panel.rowsum, out)
     return out
+
+
+@njit(parallel=True, cache=True)
+def routed_pairs_portable(vals, idx, n, m, xu, correction, out):
+    """Portable :func:`sparse_times_dense` with path ``"avx512"``: ``xu`` the unsigned
+    (already shifted) activations, K x N; per row, kept slots ``2s`` and ``2s + 1``
+    (the same word of a step's lane) are multiplied, summed and saturated to s16; the
+    words add up modulo 2**32, then ``correction`` is subtracted."""
+    rows, kept = vals.shape
+    k, ncols = xu.shape
+    for r in prange(rows):
+        for c in range(ncols):
+            acc = np.int64(0)
+            for s in range(0, kept, 2):
+                p0 = (s // n) * m + np.int64(idx[r, s])
+                word = np.int64(vals[r, s]) * np.int64(xu[p0, c])
+                if s + 1 < kept:
+                    p1 = ((s + 1) // n) * m + np.int64(idx[r, s + 1])
+                    word += np.int64(vals[r, s + 1]) * np.int64(xu[p1, c])
+                acc += min(max(word, -32768), 32767)
+            out[r, c] = np.int32(((acc - correction[r] + 2147483648) & 0xFFFFFFFF) - 2147483648)
