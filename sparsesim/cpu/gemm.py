@@ -33,10 +33,13 @@ class CpuGemm:
     compute_seconds: float
     dram_seconds: float
     seconds: float
-    bound: str  # "compute" (ports), "l2", or "dram"
+    bound: str  # "compute" (ports), "l1", "l2", "l3" or "dram"
     dram_bytes: dict
     weight_passes: int
     macs: int
+    l1_cycles_per_iteration: float = 0.0  # bytes loaded per iteration / L1 load bandwidth
+    l3_bytes: int = 0  # weight re-reads served by L3 (weights fit in half of it)
+    l3_seconds: float = 0.0
 
     @property
     def tops(self) -> float:
@@ -73,13 +76,15 @@ def gemm_timing(arch, kernel: str, m: int, n: int, k: int, cores: int | None = N
 
     * compute: every core runs the register-blocked micro-kernel over its share of the
       C tiles; its cycles per iteration come from the port model (L1 hits), raised to
-      the L2 -> L1 time of the weight and activation bytes of one iteration when the
-      weight panel (k x 16*NR) does not fit in L1.
-    * DRAM: the weights are read once per pass over the activations; a pass covers as
-      many activation columns (n) as fit in half of L2 per core (``n_block``); when
-      n <= n_block the weights are read once.  Activations are read once, C written
-      once (int32 / fp32).
-    * compute and DRAM overlap (hardware prefetch of a streaming access pattern).
+      the bytes of one iteration over the L1 load bandwidth, and to their L2 -> L1 time
+      when the weight panel (k x 16*NR) does not fit in half of L1.
+    * weights are read once per pass over the activations; a pass covers as many
+      activation columns (n) as fit in half of L2 per core (``n_block``); when
+      n <= n_block the weights are read once.  When the weights fit in half of L3 the
+      passes after the first hit L3, charged at every core's L2 fill bandwidth
+      (``l3_seconds``); otherwise every pass reads DRAM.  Activations are read once from
+      DRAM, C written once (int32 / fp32).
+    * compute, L3 and DRAM overlap (hardware prefetch of a streaming access pattern).
     """
     from .config import load_cpu_arch
 
@@ -105,39 +110,46 @@ def gemm_timing(arch, kernel: str, m: int, n: int, k: int, cores: int | None = N
     total_iters = tiles_m * tiles_n * iters_per_tile
     iters_per_core = total_iters / cores
 
+    mem = arch.memory
     bpi = kern.bytes_per_iteration
+    loaded = bpi["weights"] + bpi["metadata"] + bpi["activations"]
+    l1_cyc = loaded / mem.l1_load_bytes_per_cycle
     panel_bytes = (bpi["weights"] + bpi["metadata"]) * iters_per_tile
-    l1 = arch.memory.l1d_kib * 1024
-    if panel_bytes > l1 // 2:
-        l2_cyc = (bpi["weights"] + bpi["metadata"] + bpi["activations"]) / arch.memory.l2_bytes_per_cycle
-    else:
-        l2_cyc = 0.0
-    cyc = max(port.cycles_per_iteration, l2_cyc)
+    l2_cyc = loaded / mem.l2_bytes_per_cycle if panel_bytes > mem.l1d_kib * 1024 // 2 else 0.0
+    cyc = max(port.cycles_per_iteration, l1_cyc, l2_cyc)
     compute_s = iters_per_core * cyc / (ghz * 1e9)
 
     wb = weight_bytes(kernel, m, k)
+    w_total = wb["values"] + wb["metadata"]
     act_elem = 4 if kernel == "fp32" else 1
-    n_block = max(kern.mr, (arch.memory.l2_kib * 1024 // 2) // (k * act_elem))
+    n_block = max(kern.mr, (mem.l2_kib * 1024 // 2) // (k * act_elem))
     passes = -(-n // n_block)
+    from_dram = 1 if w_total <= mem.l3_mib * 2**20 / 2 else passes  # re-reads hit L3 when the weights fit
+    l3_bytes = w_total * (passes - from_dram)
+    l3_s = l3_bytes / (cores * mem.l2_bytes_per_cycle * ghz * 1e9)
     dram = {
-        "weights": (wb["values"] + wb["metadata"]) * passes,
-        "weight_values": wb["values"] * passes,
-        "weight_metadata": wb["metadata"] * passes,
+        "weights": w_total * from_dram,
+        "weight_values": wb["values"] * from_dram,
+        "weight_metadata": wb["metadata"] * from_dram,
         "activations": n * k * act_elem,
         "c": 4 * m * n,
     }
     dram["total"] = dram["weights"] + dram["activations"] + dram["c"]
-    dram_s = dram["total"] / (arch.memory.dram_gbps * 1e9 * arch.memory.dram_efficiency)
-    seconds = max(compute_s, dram_s)
-    if dram_s >= compute_s:
+    dram_s = dram["total"] / (mem.dram_gbps * 1e9 * mem.dram_efficiency)
+    seconds = max(compute_s, dram_s, l3_s)
+    if dram_s >= max(compute_s, l3_s):
         bound = "dram"
+    elif l3_s > compute_s:
+        bound = "l3"
     else:
-        bound = "l2" if l2_cyc > port.cycles_per_iteration else "compute"
+        levels = {"compute": port.cycles_per_iteration, "l1": l1_cyc, "l2": l2_cyc}
+        bound = max(levels, key=lambda key: (levels[key], key == "compute"))
     return CpuGemm(
         arch=arch.name, kernel=kernel, m=m, n=n, k=k, cores=cores, ghz=ghz,
         cycles_per_iteration=port.cycles_per_iteration, l2_cycles_per_iteration=l2_cyc,
         iterations_per_core=iters_per_core, compute_seconds=compute_s, dram_seconds=dram_s,
         seconds=seconds, bound=bound, dram_bytes=dram, weight_passes=passes, macs=m * n * k,
+        l1_cycles_per_iteration=l1_cyc, l3_bytes=l3_bytes, l3_seconds=l3_s,
     )
 
 

@@ -247,7 +247,8 @@ def _run(arch, kernel: Kernel, iterations: int):
     retiring = env.process(core.retire())
     env.process(core.dispatch())
     env.process(core.allocate())
-    limit = 64 + core.total * 64  # watchdog: no instruction takes 64 cycles on average
+    # watchdog: no instruction waits longer than the longest latency plus 64 cycles on average
+    limit = 64 + core.total * (64 + max(lat for _, lat in core.table.values()))
     env.run(until=env.any_of([retiring, env.timeout(limit)]))
     if core.retired != core.total:  # pragma: no cover - a deadlock would be a model bug
         raise RuntimeError(f"port model did not finish {kernel.name} on {arch.name} in {limit} cycles")
