@@ -112,7 +112,7 @@ def main(argv=None):
           f"int8 kernels on {'AVX512_VNNI' if simd.has_path('vnni') else 'the portable path'}")
     for label, fn in (("A packed once", lambda: spmac_packed(packed, b)),
                       ("from (values, indices)", lambda: spmac(va, ia, b))):
-        t_mm, t_sp, r_sp = paired_times(lambda: torch._int_mm(ta, tb), fn, 7)
+        t_mm, t_sp, r_sp = paired_times(lambda: torch._int_mm(ta, tb), fn, 9)
         print(f"spmac 2:4 int8 {s}^3, {label:22s}: {t_sp * 1e3:7.1f} ms ({ops / t_sp:6.1f} dense-equiv GOP/s)"
               f" | torch._int_mm {t_mm * 1e3:7.1f} ms ({ops / t_mm:6.1f} GOP/s) | ratio {r_sp:.2f}x"
               f"  (goal >= 1.0x; bit-exact: {exact})")

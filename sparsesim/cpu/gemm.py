@@ -154,20 +154,24 @@ def gemm_timing(arch, kernel: str, m: int, n: int, k: int, cores: int | None = N
 
 
 def sparse_crossover(arch, m: int, k: int, n_values=None, cores: int | None = None,
-                     ghz: float | None = None, mr: int | None = None, nr: int | None = None) -> dict:
-    """Where 2:4 weights (``vnni-2to4``) beat dense VNNI as the activation count n grows
-    (both kernels with the same MR x NR blocking).
+                     ghz: float | None = None, mr: int | None = None, nr: int | None = None,
+                     sparse_kernel: str = "vnni-2to4") -> dict:
+    """Where 2:4 weights (``sparse_kernel``) beat the dense kernel of the same instruction
+    set (VNNI, or the 3-instruction sequence for ``avx512-int8-2to4-mux``) as the
+    activation count n grows (both with the same MR x NR blocking when given).
 
     Returns ``{"n": [...], "dense_s": [...], "sparse_s": [...], "speedup": [...],
     "sparse_wins_up_to_n": N or None}`` (speedup = dense time / 2:4 time).
     """
     if n_values is None:
         n_values = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
-    out = {"n": [], "dense_s": [], "sparse_s": [], "speedup": [], "dense_bound": [], "sparse_bound": []}
+    dense_kernel = "avx512-int8" if sparse_kernel == "avx512-int8-2to4-mux" else "vnni"
+    out = {"n": [], "dense_s": [], "sparse_s": [], "speedup": [], "dense_bound": [], "sparse_bound": [],
+           "dense_kernel": dense_kernel, "sparse_kernel": sparse_kernel}
     last_win = None
     for n in n_values:
-        d = gemm_timing(arch, "vnni", m, n, k, cores=cores, ghz=ghz, mr=mr, nr=nr)
-        s = gemm_timing(arch, "vnni-2to4", m, n, k, cores=cores, ghz=ghz, mr=mr, nr=nr)
+        d = gemm_timing(arch, dense_kernel, m, n, k, cores=cores, ghz=ghz, mr=mr, nr=nr)
+        s = gemm_timing(arch, sparse_kernel, m, n, k, cores=cores, ghz=ghz, mr=mr, nr=nr)
         out["n"].append(n)
         out["dense_s"].append(d.seconds)
         out["sparse_s"].append(s.seconds)

@@ -89,6 +89,30 @@ def _pack_blocks(vals, idx, n, m, blocks, rowsum):
                 rowsum[r] = total
 
 
+@njit(parallel=True, cache=True)
+def _pack_blocks32(vals32, idx32, offsets, blocks32, rowsum):
+    """:func:`_pack_blocks` on whole lanes (4 kept bytes = one uint32) when the kept count
+    is a multiple of 4: a control word is the index word plus each slot's group offset."""
+    rows, steps = vals32.shape
+    nblocks = blocks32.shape[0]
+    for rb in prange(nblocks):
+        for j in range(16):
+            r = rb * 16 + j
+            if r >= rows:
+                for t in range(steps):
+                    blocks32[rb, t, j] = 0
+                    blocks32[rb, t, 16 + j] = np.uint32(0x80808080)  # VPSHUFB: zero
+                continue
+            total = np.int64(0)
+            for t in range(steps):
+                w = vals32[r, t]
+                blocks32[rb, t, j] = w
+                blocks32[rb, t, 16 + j] = idx32[r, t] + offsets
+                for q in range(4):
+                    total += np.int64(np.int8(np.uint8((w >> np.uint32(8 * q)) & np.uint32(0xFF))))
+            rowsum[r] = total
+
+
 def pack_sparse(values: np.ndarray, indices: np.ndarray, n: int, m: int) -> SparsePanel:
     """Interleave a compressed N:M operand (int8 ``values``, ``indices``; validated by the
     caller) into 16-row blocks of value and VPSHUFB-control registers."""
@@ -96,9 +120,14 @@ def pack_sparse(values: np.ndarray, indices: np.ndarray, n: int, m: int) -> Spar
     steps = -(-kept // KEPT_PER_LANE)
     blocks = np.empty((-(-rows // ROWS_PER_BLOCK), steps, 128), dtype=np.int8)
     rowsum = np.zeros(rows, dtype=np.int64)
-    if blocks.size:
-        _pack_blocks(np.ascontiguousarray(values), np.ascontiguousarray(indices, dtype=np.uint8), n, m,
-                     blocks, rowsum)
+    vals = np.ascontiguousarray(values)
+    idx = np.ascontiguousarray(indices, dtype=np.uint8)
+    if blocks.size and kept % KEPT_PER_LANE == 0:
+        offsets = sum(((q // n) * m) << (8 * q) for q in range(KEPT_PER_LANE))
+        _pack_blocks32(vals.view(np.uint32), idx.view(np.uint32), np.uint32(offsets), blocks.view(np.uint32),
+                       rowsum)
+    elif blocks.size:
+        _pack_blocks(vals, idx, n, m, blocks, rowsum)
     return SparsePanel(blocks=blocks, rowsum=rowsum, rows=rows, k=kept // n * m, n=n, m=m)
 
 
