@@ -245,9 +245,9 @@ def dense_tile(typingctx, path, a, a0, lda, w, w0, wstride, c, c0, ldc, steps, a
 
 
 @intrinsic
-def sparse_tile(typingctx, step_bytes, path, ap, ap0, b, b0, c, c0, steps):
-    """``sparse_tile(step_bytes, path, ap, ap0, b, b0, c, c0, steps)``: one 16-row block of
-    the sparse operand against MR activation columns.
+def sparse_tile(typingctx, step_bytes, path, transpose, ap, ap0, b, b0, c, c0, ldc, steps, fix, fix0):
+    """``sparse_tile(step_bytes, path, transpose, ap, ap0, b, b0, c, c0, ldc, steps, fix, fix0)``:
+    one 16-row block of the sparse operand against MR = 16 activation columns.
 
     ``step_bytes`` (literal 8 or 16): activation bytes per step.  ``path`` (literal):
     1 = VPSHUFB -> VPDPBUSD; 0 = VPSHUFB -> VPMADDUBSW (the routed pairs, kept slots
@@ -256,14 +256,17 @@ def sparse_tile(typingctx, step_bytes, path, ap, ap0, b, b0, c, c0, steps):
     ``ap0 + 128t`` and 64 VPSHUFB control bytes at ``ap0 + 128t + 64`` (a byte
     position among the step's activations; 0x80 selects zero).  ``b`` uint8 (flat):
     step ``t``, column ``n`` is ``step_bytes`` bytes at ``b0 + (t*MR + n)*step_bytes``.
-    ``c`` int32 (flat): accumulator ``n`` (16 lanes, one per row of the block) is
-    stored to ``c[c0 + 16n ...]``; accumulators start at 0.
+    After ``steps`` steps each lane ``j`` gets ``fix[fix0 + j]`` (int64, taken modulo
+    2**32) subtracted; then, ``transpose`` (literal) 0: accumulator ``n`` (one lane per
+    row of the block) is stored to ``c[c0 + n*ldc ...]``; 1: the 16 x 16 tile is
+    transposed in registers and row ``j`` (16 columns) stored to ``c[c0 + j*ldc ...]``.
     """
     width = _literal(step_bytes)
     kind = _literal(path)
-    if width not in (8, 16) or kind not in (0, 1):
+    trans = _literal(transpose)
+    if width not in (8, 16) or kind not in (0, 1) or trans not in (0, 1):
         return None
-    sig = types.void(step_bytes, path, ap, ap0, b, b0, c, c0, steps)
+    sig = types.void(step_bytes, path, transpose, ap, ap0, b, b0, c, c0, ldc, steps, fix, fix0)
     mr = SPARSE_MR
     need = PATH_FEATURES["vnni" if kind == 1 else "avx512"]
 
@@ -271,13 +274,13 @@ def sparse_tile(typingctx, step_bytes, path, ap, ap0, b, b0, c, c0, steps):
         if not _target_has(need):
             return _trap(context, builder)
         tys = signature.args
-        ap0v, b0v, c0v, stepsv = (_intp(context, builder, tys[i], args[i]) for i in (3, 5, 7, 8))
-        pa = _data(context, builder, tys[2], args[2])
-        pb = _data(context, builder, tys[4], args[4])
-        pc = _data(context, builder, tys[6], args[6])
+        ap0v, b0v, c0v, ldcv, stepsv, fix0v = (_intp(context, builder, tys[i], args[i]) for i in (4, 6, 8, 9, 10, 12))
+        pa = _data(context, builder, tys[3], args[3])
+        pb = _data(context, builder, tys[5], args[5])
+        pc = _data(context, builder, tys[7], args[7])
+        pf = _data(context, builder, tys[11], args[11])
         ones = ir.Constant(V32I16, [1] * 32)
-        cptr = [[_at(builder, pc, _lin(builder, c0v, 16 * n))] for n in range(mr)]
-        accs = _init_accumulators(builder, cptr, None)
+        accs = _init_accumulators(builder, [[None] for _ in range(mr)], None)
         with cgutils.for_range(builder, stepsv) as loop:
             t = loop.index
             base = _lin(builder, ap0v, (t, 128))
@@ -292,10 +295,34 @@ def sparse_tile(typingctx, step_bytes, path, ap, ap0, b, b0, c, c0, steps):
                 else:
                     acc = _three_instruction(builder, acc, routed, vals, ones)
                 builder.store(acc, accs[n][0])
-        _store_accumulators(builder, cptr, accs)
+        fix64 = builder.load(builder.bitcast(_at(builder, pf, fix0v), ir.VectorType(I64, 16).as_pointer()), align=1)
+        fixv = builder.trunc(fix64, V16I32)  # modulo 2**32
+        rows = [builder.sub(builder.load(accs[n][0]), fixv) for n in range(mr)]
+        if trans:
+            rows = _transpose16(builder, rows)
+        for j, v in enumerate(rows):
+            _store_vec(builder, _at(builder, pc, _lin(builder, c0v, (ldcv, j))), v)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _transpose16(builder, v):
+    """16 x 16 int32 transpose in registers: for each lane bit h, rows i and i + h swap
+    the lanes where their bit h differs (two-source shuffles, 64 in all)."""
+    v = list(v)
+    h = 8
+    while h:
+        lo = [j if not j & h else 16 + j - h for j in range(16)]
+        hi = [j + h if not j & h else 16 + j for j in range(16)]
+        for i in range(16):
+            if i & h:
+                continue
+            a, c = v[i], v[i + h]
+            v[i] = builder.shuffle_vector(a, c, ir.Constant(ir.VectorType(I32, 16), lo))
+            v[i + h] = builder.shuffle_vector(a, c, ir.Constant(ir.VectorType(I32, 16), hi))
+        h //= 2
+    return v
 
 
 def _lin(builder, base, *terms):

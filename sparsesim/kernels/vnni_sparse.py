@@ -242,15 +242,19 @@ def _products(blocks, xp, path, blocks_per_task, col_chunks, transposed, correct
     while every column group of its column chunk streams past.  ``path``: 1 VPDPBUSD,
     0 VPMADDUBSW + VPMADDWD + VPADDD (see :func:`sparse_tile`).
 
-    ``transposed``: write tile lane j (row 16rb + j), column g*MR + c to
-    ``out[16rb + j, g*MR + c] - correction[16rb + j]``; else to ``out[g*MR + c, 16rb + j]``.
+    ``transposed``: tile lane j (row 16rb + j), column g*MR + c goes to
+    ``out[16rb + j, g*MR + c] - correction[16rb + j]``; else to ``out[g*MR + c, 16rb + j]``
+    (``correction`` has one entry per lane of every block: rows padded to 16).
+    Whole tiles are stored by the tile itself; edge tiles go through a scratch tile.
     """
     nblocks, steps = blocks.shape[0], blocks.shape[1]
     groups, width = xp.shape[0], xp.shape[3]
     rows_out = out.shape[0] if transposed else out.shape[1]
     cols_out = out.shape[1] if transposed else out.shape[0]
+    ldc = out.shape[1]
     bf = blocks.ravel()
     xf = xp.ravel()
+    cf = out.ravel()
     row_tasks = -(-nblocks // blocks_per_task)
     gchunk = -(-groups // col_chunks)
     for task in prange(row_tasks * col_chunks):
@@ -261,38 +265,50 @@ def _products(blocks, xp, path, blocks_per_task, col_chunks, transposed, correct
             for rb in range(rt * blocks_per_task, min(nblocks, (rt + 1) * blocks_per_task)):
                 a0 = rb * steps * 128
                 x0 = g * steps * SPARSE_MR * width
-                if path == 1:
-                    if width == 8:
-                        sparse_tile(8, 1, bf, a0, xf, x0, tile, 0, steps)
-                    else:
-                        sparse_tile(16, 1, bf, a0, xf, x0, tile, 0, steps)
-                elif width == 8:
-                    sparse_tile(8, 0, bf, a0, xf, x0, tile, 0, steps)
-                else:
-                    sparse_tile(16, 0, bf, a0, xf, x0, tile, 0, steps)
                 nr = min(16, rows_out - rb * 16)
                 nc = min(SPARSE_MR, cols_out - g * SPARSE_MR)
-                if transposed:
-                    _write_rows(tile, rb * 16, nr, g * SPARSE_MR, nc, correction, out)
+                whole = nr == 16 and nc == SPARSE_MR
+                if whole:
+                    dst, d0, ld = cf, (rb * 16 * ldc + g * SPARSE_MR if transposed else g * SPARSE_MR * ldc + rb * 16), ldc
                 else:
-                    _write_columns(tile, rb * 16, nr, g * SPARSE_MR, nc, out)
+                    dst, d0, ld = tile, 0, 16
+                if transposed:
+                    _tile_rows(width, path, bf, a0, xf, x0, dst, d0, ld, steps, correction, rb * 16)
+                else:
+                    _tile_columns(width, path, bf, a0, xf, x0, dst, d0, ld, steps, correction, rb * 16)
+                if not whole:
+                    for i in range(nr if transposed else nc):
+                        for q in range(nc if transposed else nr):
+                            if transposed:
+                                out[rb * 16 + i, g * SPARSE_MR + q] = tile[i * 16 + q]
+                            else:
+                                out[g * SPARSE_MR + i, rb * 16 + q] = tile[i * 16 + q]
 
 
 @njit(inline="always")
-def _write_rows(tile, r0, nr, c0, nc, correction, out):
-    """Lane j of accumulator c -> ``out[r0 + j, c0 + c] - correction[r0 + j]`` (wraps to int32)."""
-    for j in range(nr):
-        fix = correction[r0 + j]
-        for c in range(nc):
-            out[r0 + j, c0 + c] = tile[c * 16 + j] - fix
+def _tile_rows(width, path, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0):
+    if path == 1:
+        if width == 8:
+            sparse_tile(8, 1, 1, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0)
+        else:
+            sparse_tile(16, 1, 1, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0)
+    elif width == 8:
+        sparse_tile(8, 0, 1, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0)
+    else:
+        sparse_tile(16, 0, 1, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0)
 
 
 @njit(inline="always")
-def _write_columns(tile, r0, nr, c0, nc, out):
-    """Accumulator c (16 lanes) -> ``out[c0 + c, r0 : r0 + 16]``."""
-    for c in range(nc):
-        for j in range(nr):
-            out[c0 + c, r0 + j] = tile[c * 16 + j]
+def _tile_columns(width, path, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0):
+    if path == 1:
+        if width == 8:
+            sparse_tile(8, 1, 0, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0)
+        else:
+            sparse_tile(16, 1, 0, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0)
+    elif width == 8:
+        sparse_tile(8, 0, 0, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0)
+    else:
+        sparse_tile(16, 0, 0, bf, a0, xf, x0, dst, d0, ld, steps, fix, fix0)
 
 
 def _schedule(panel: SparsePanel, groups: int) -> tuple[int, int]:
@@ -325,7 +341,9 @@ def sparse_times_dense(panel: SparsePanel, x: np.ndarray, path: str = "vnni") ->
         return out
     signed = x.dtype == np.int8
     xp = pack_columns(np.ascontiguousarray(x), panel.steps, panel.width, 0x80 if signed else 0)
-    correction = 128 * panel.rowsum if signed else np.zeros(panel.rows, dtype=np.int64)
+    correction = np.zeros(panel.blocks.shape[0] * 16, dtype=np.int64)
+    if signed:
+        correction[:panel.rows] = 128 * panel.rowsum
     per_task, chunks = _schedule(panel, xp.shape[0])
     with numba.parallel_chunksize(1):  # tasks go to whichever core is free (shared machines)
         _products(panel.blocks, xp, 1 if path == "vnni" else 0, per_task, chunks, True, correction, out)
@@ -344,7 +362,7 @@ def dense_times_sparse_t(x_u8: np.ndarray, panel: SparsePanel) -> np.ndarray:
     xp = pack_rows(np.ascontiguousarray(x_u8), panel.steps, panel.width)
     per_task, chunks = _schedule(panel, xp.shape[0])
     with numba.parallel_chunksize(1):
-        _products(panel.blocks, xp, 1, per_task, chunks, False, panel.rowsum, out)
+        _products(panel.blocks, xp, 1, per_task, chunks, False, np.zeros(panel.blocks.shape[0] * 16, np.int64), out)
     return out
 
 
