@@ -225,12 +225,27 @@ def _pack_rows(x, width, out):
                     out[g, t, c, i] = x[row, kk] if (row < nrows and kk < k) else np.uint8(0)
 
 
+@njit(parallel=True, cache=True)
+def _pack_rows64(x64, out64):
+    """Word form of :func:`_pack_rows`: ``out64[g, t, c, h] = x64[g*MR + c, t*W + h]``."""
+    nrows = x64.shape[0]
+    groups, steps, mr, per_step = out64.shape
+    for g in prange(groups):
+        for t in range(steps):
+            for c in range(mr):
+                row = g * mr + c
+                for h in range(per_step):
+                    out64[g, t, c, h] = x64[row, t * per_step + h] if row < nrows else np.uint64(0)
+
+
 def pack_rows(x_u8: np.ndarray, steps: int, width: int) -> np.ndarray:
     """Unsigned activations given row-wise (M x K: one row per output row of
     ``C = X . S^T``) as the tile reads them: ``(M/MR, steps, MR, width)``."""
-    nrows = x_u8.shape[0]
+    nrows, k = x_u8.shape
     out = np.empty((-(-nrows // SPARSE_MR), steps, SPARSE_MR, width), dtype=np.uint8)
-    if out.size:
+    if out.size and k == steps * width and x_u8.flags.c_contiguous:
+        _pack_rows64(x_u8.view(np.uint64), out.view(np.uint64))
+    elif out.size:
         _pack_rows(x_u8, width, out)
     return out
 
