@@ -18,10 +18,10 @@
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
+from bench_formats import paired_times as paired  # alternating pairs, median ratio (same folder)
 
 
 def best(fn, repeat):
@@ -32,17 +32,6 @@ def best(fn, repeat):
         out = fn()
         times.append(time.perf_counter() - t0)
     return min(times), out
-
-
-def paired(baseline, candidate, repeat):
-    """Alternate baseline and candidate; medians of each and of the per-pair ratio."""
-    tb, tc = [], []
-    for _ in range(repeat):
-        for fn, times in ((baseline, tb), (candidate, tc)):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(tb), statistics.median(tc), statistics.median(b / c for b, c in zip(tb, tc))
 
 
 def gemm_vs_torch(size, repeat):
