@@ -11,7 +11,7 @@ raises :class:`~sparsesim.errors.ConfigError` naming the file, the dotted key an
 the expected type.
 
 Other kinds register beside "gpu" without touching this module: a module
-``sparsesim.arch.<kind>`` (e.g. ``sparsesim/arch/cpu.py``) calls
+``sparsesim.arch.<kind>`` (or one named in ``load._KIND_SCHEMAS``, e.g. ``sparsesim/cpu/config.py``) calls
 :func:`register_kind` at import time; the loader imports that module the first
 time it meets a config of that kind.
 

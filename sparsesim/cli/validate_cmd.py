@@ -253,7 +253,8 @@ def _calibrate(args) -> int:
     arch_vals = {k: v for k, v in result.values.items() if not k.startswith("power.")}
     header = cal.provenance_lines(args.measured, fit_rows, held_rows, args.fit, args.min_mnk, errors)
     if base_power is not None:
-        header.append(f"power model started from: {ppath} (cited and assumed values there)")
+        shown = ppath if args.power else f"the built-in {ppath.name}"  # no machine path in a written file
+        header.append(f"power model started from: {shown} (cited and assumed values there)")
     header += ["", "Fitted parameters (bounds):"]
     for p in params:
         header.append(f"  {p.key} = {result.values[p.key]:.6g}  [{p.lo:g}, {p.hi:g}]  {p.meaning}")

@@ -18,7 +18,7 @@ MODES = ("statistical", "full", "exec")
 # A model registers itself from its own module with ``register_simulator``; the module
 # named here (or ``sparsesim.timing.<kind>``) is imported on first use of the kind.
 _SIMULATORS: dict = {}
-_KIND_MODULES = {"cpu": "sparsesim.timing.ports"}
+_KIND_MODULES = {"cpu": "sparsesim.cpu.driver"}
 
 
 def register_simulator(kind: str, fn) -> None:
