@@ -167,8 +167,11 @@ def test_bench_shape_int8_and_fp8_with_algorithm_search(bench, monkeypatch):
     fake = _fake_torch(monkeypatch)
     rows = bench.bench_shape(fake, 64, 64, 256, "int8", ["cusparselt-search", "cutlass"], 0, 2, 0.0, "H200", ENV)
     assert [r["backend"] for r in rows] == [
-        "cuSPARSELt 0.6.0 best of algorithm search vs torch._int_mm (B row-major, int32 out)",
-        "CUTLASS vs torch._int_mm (B row-major, int32 out)"]
+        "cuSPARSELt 0.6.0 best of algorithm search vs torch._int_mm (B column-major, int32 out)",
+        "CUTLASS vs torch._int_mm (B column-major, int32 out)"]
+    assert "sparse=torch._cslt_sparse_mm, B column-major, int32 out" in rows[0]["notes"]  # TN first for 8-bit
+    # the stand-in has no CUDA graphs: the rows say they were timed eagerly
+    assert all("2:4 timing=eager (graph capture failed" in r["notes"] for r in rows)
     assert "alg_id=3" in rows[0]["notes"]
     assert fake.alg_calls[0] == 0 and set(fake.alg_calls[1:]) == {3}  # a probe, then only the searched algorithm
     assert all("check=exact" in r["notes"] for r in rows)

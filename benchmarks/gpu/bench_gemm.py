@@ -234,6 +234,28 @@ def _sample_clock_power(torch) -> str:
     return " ".join(parts)
 
 
+def graphed(torch, fn):
+    """``(callable, how)``: a CUDA-graph replay of ``fn`` where capture works, so the time is the
+    GPU's alone (the sparse library's per-call host work, ~0.5 ms, would otherwise dominate
+    small GEMMs); else ``fn`` itself, timed eagerly."""
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fn()
+        graph.replay()
+        torch.cuda.synchronize()
+        return graph.replay, "graph replay"
+    except Exception as exc:  # noqa: BLE001 - capture unsupported: time eagerly and say so
+        msg = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        return fn, f"eager (graph capture failed: {msg})".replace(";", ",").replace(",", " ")
+
+
 def time_op(torch, fn, warmup: int, iters: int, sleep_ms: float) -> tuple[float, str]:
     """Median microseconds of ``fn()`` over ``iters`` CUDA-event-timed calls after ``warmup`` calls.
 
@@ -287,7 +309,7 @@ def dense_op(torch, a, b, dtype):
     if dtype in ("fp16", "bf16"):
         return (lambda: torch.mm(a, b)), "torch.mm"
     if dtype == "int8":
-        for bb, layout in ((b, "B row-major"), (_col_major(b), "B column-major")):
+        for bb, layout in ((_col_major(b), "B column-major"), (b, "B row-major")):  # TN first, as cuBLASLt wants
             try:
                 torch._int_mm(a, bb)
                 return (lambda bb=bb: torch._int_mm(a, bb)), f"torch._int_mm ({layout}, int32 out)"
@@ -303,7 +325,10 @@ def dense_op(torch, a, b, dtype):
 def _cslt_variants(torch, a, b, dtype):
     """cuSPARSELt through torch's private ops: the operand layouts and output dtypes to try, in order."""
     outs = {"int8": [torch.int32, None], "fp8": [torch.bfloat16]}.get(dtype, [None])
-    for bb, layout in ((b, "B row-major"), (_col_major(b), "B column-major")):
+    layouts = [(b, "B row-major"), (_col_major(b), "B column-major")]
+    if dtype in ("int8", "fp8"):
+        layouts.reverse()  # TN first, as the 8-bit library kernels want
+    for bb, layout in layouts:
         for od in outs:
             yield bb, layout, od
 
@@ -326,13 +351,14 @@ def sparse_ops(torch, a, b, dtype, backend):
         used = getattr(a_sp, "BACKEND", "cutlass")
         if used != "cutlass":
             raise RuntimeError(f"torch chose the {used} backend instead")
+        errors = []
         for bb, layout in ((b, "B row-major"), (_col_major(b), "B column-major")):
             try:
                 torch.mm(a_sp, bb)
                 return [("CUTLASS vs ", (lambda bb=bb: torch.mm(a_sp, bb)), f"torch.mm(A_sparse, B), {layout}")]
-            except RuntimeError:
-                continue
-        raise RuntimeError("torch.mm(A_sparse, B) takes neither layout of B")
+            except RuntimeError as exc:
+                errors.append(f"{layout}: {str(exc).splitlines()[0][:160] if str(exc) else 'RuntimeError'}")
+        raise RuntimeError("torch.mm(A_sparse, B) refused: " + " | ".join(errors))
     if not torch.backends.cusparselt.is_available():
         raise RuntimeError("this torch build has no cuSPARSELt")
     comp = torch._cslt_compress(a)
@@ -373,8 +399,9 @@ def bench_shape(torch, m, n, k, dtype, backends, warmup, iters, sleep_ms, gpu, e
     """Rows of one shape and dtype; a backend that fails is reported and skipped, never fatal."""
     a, b = _operands(torch, m, n, k, dtype)
     dense_fn, dense_desc = dense_op(torch, a, b, dtype)
-    dense_us, dense_sample = time_op(torch, dense_fn, warmup, iters, sleep_ms)
     ref = dense_fn()
+    dense_timed, dense_how = graphed(torch, dense_fn)
+    dense_us, dense_sample = time_op(torch, dense_timed, warmup, iters, sleep_ms)
     rows = []
     for backend in backends:
         try:
@@ -384,10 +411,11 @@ def bench_shape(torch, m, n, k, dtype, backends, warmup, iters, sleep_ms, gpu, e
             continue
         for label, fn, desc in ops:
             check = check_result(torch, fn(), ref, dtype)
-            sparse_us, sparse_sample = time_op(torch, fn, warmup, iters, sleep_ms)
+            timed, how = graphed(torch, fn)
+            sparse_us, sparse_sample = time_op(torch, timed, warmup, iters, sleep_ms)
             label = label.format(v=env["cusparselt"]) + dense_desc
             notes = (f"torch {env['torch']}; iters={iters}; warmup={warmup}; sleep_ms={sleep_ms:g}; "
-                     f"sparse={desc}; check={check}")
+                     f"sparse={desc}; check={check}; dense timing={dense_how}; 2:4 timing={how}")
             if dense_sample:
                 notes += f"; dense under load: {dense_sample}"
             if sparse_sample:
