@@ -9,9 +9,11 @@ module ``sparsesim.arch.<kind>``.
 
 from .load import arch_to_dict, available_archs, build_arch, derive, load_arch, search_path
 from .schema import (
+    DTYPE_BITS,
     DTYPE_BYTES,
     DTYPES,
     GpuArch,
+    GpuBoard,
     GpuClock,
     GpuDram,
     GpuEfficiency,
@@ -37,7 +39,9 @@ __all__ = [
     "registered_kinds",
     "DTYPES",
     "DTYPE_BYTES",
+    "DTYPE_BITS",
     "GpuArch",
+    "GpuBoard",
     "GpuClock",
     "GpuDram",
     "GpuEfficiency",
