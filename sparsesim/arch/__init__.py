@@ -10,9 +10,11 @@ register their root dataclass with :func:`register_kind` from their own module
 
 from .load import arch_to_dict, available_archs, build_arch, derive, load_arch, search_path
 from .schema import (
+    DTYPE_BITS,
     DTYPE_BYTES,
     DTYPES,
     GpuArch,
+    GpuBoard,
     GpuClock,
     GpuDram,
     GpuEfficiency,
@@ -38,7 +40,9 @@ __all__ = [
     "registered_kinds",
     "DTYPES",
     "DTYPE_BYTES",
+    "DTYPE_BITS",
     "GpuArch",
+    "GpuBoard",
     "GpuClock",
     "GpuDram",
     "GpuEfficiency",
