@@ -168,9 +168,13 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     bad.write_text("gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes\nA100,fp16,x,1,1,W,1,1,1,,,\n")
     assert main(["validate", "--measured", str(bad)]) == 2
     assert "line 2, column 'm'" in capsys.readouterr().err
-    bad.write_text("gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes\nA100,fp4,8,1,1,W,1,1,1,,,\n")
+    bad.write_text("gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes\nA100,fp17,8,1,1,W,1,1,1,,,\n")
     assert main(["validate", "--measured", str(bad)]) == 2
     assert "line 2, column 'dtype'" in capsys.readouterr().err
+    # a dtype the mapped GPU's tensor cores do not take: the file and line
+    bad.write_text("gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes\nA100,fp4,8,1,1,W,1,1,1,,,\n")
+    assert main(["validate", "--measured", str(bad)]) == 2
+    assert f"{bad}:2: a100 tensor cores do not take fp4" in capsys.readouterr().err
     good = tmp_path / "g.csv"
     _write_synth_csv(good)
     assert main(["calibrate", "--measured", str(good), "--arch", "h100", "--gpu", "H100"]) == 2

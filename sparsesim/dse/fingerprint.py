@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 # Paths relative to the sparsesim package: directories stand for every .py file below them.
-MODEL_SOURCES = ("arch", "timing", "formats", "kernels", "patterns.py", "dse/sweep.py")
+MODEL_SOURCES = ("arch", "timing", "cpu", "formats", "kernels", "patterns.py", "dse/sweep.py")
 # Data packages inside those (the built-in configs count by their loaded values, and an
 # editable install keeps them outside the package, a wheel inside).
 DATA_PACKAGES = ("arch/configs/",)

@@ -37,7 +37,7 @@ SCHEMA = {
     "cycles": float, "seconds": float, "speedup": float, "utilization": float,
     "tensor_utilization": float, "bound": str,
     "dram_a_values": float, "dram_a_metadata": float, "dram_b": float, "dram_c": float,
-    "dram_total": float, "error": str,
+    "dram_total": float, "clock_mhz": float, "power_w": float, "error": str,
 }
 COLUMNS = tuple(SCHEMA)
 # A point: which GEMM of which study.  A row answers it only if it also has the point's

@@ -40,7 +40,7 @@ DEFAULT_PATTERNS = (
 )
 DEFAULT_DENSITIES = "0.05:1.0:0.05"
 UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
-DTYPES = ("int8", "fp8", "fp16", "bf16", "fp32")
+DTYPES = ("int8", "fp8", "fp16", "bf16", "tf32", "fp4", "fp32")
 
 
 class SweepAborted(SparsesimError, RuntimeError):
@@ -251,7 +251,7 @@ def make_row(point: Point, result: dict | None, error: str = "") -> dict:
     """One typed table row from a point and its evaluator output (or an error)."""
     row = {c: getattr(point, c) for c in IDENTITY}
     row.update({"cycles": None, "seconds": None, "speedup": None, "utilization": None,
-                "tensor_utilization": None, "bound": "", "error": error})
+                "tensor_utilization": None, "bound": "", "clock_mhz": None, "power_w": None, "error": error})
     for kind in DRAM_KINDS:
         row[f"dram_{kind}"] = None
     if result is not None and not error:
@@ -268,6 +268,9 @@ def make_row(point: Point, result: dict | None, error: str = "") -> dict:
             dram = result.get("dram_bytes") or {}
             for kind in DRAM_KINDS:
                 row[f"dram_{kind}"] = _num(dram.get(kind))
+            # the clock the board's power limit allowed and the power drawn there (sparsesim.cost.power)
+            row["clock_mhz"] = _num(result.get("clock_mhz"))
+            row["power_w"] = _num(result.get("power_w"))
         except (KeyError, TypeError, ValueError) as exc:
             return make_row(point, None, f"bad evaluator result: {type(exc).__name__}: {exc}")
     return row

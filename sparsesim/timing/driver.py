@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..arch import load_arch
-from ..arch.schema import DTYPES
 from ..cost import annotate as annotate_cost
 from ..errors import InputError, PatternError
 from ..patterns import parse_pattern
@@ -12,7 +11,7 @@ from .engine import UNITS, simulate_wave
 from .library import KernelRun
 from .result import SimResult
 from .statistical import slowest_tile_factor
-from .workload import build_plan
+from .workload import build_plan, warp_instructions
 
 MODES = ("statistical", "full", "exec")
 OUT_DTYPES = ("int8", "fp16", "bf16", "fp32", "int32")
@@ -21,7 +20,7 @@ OUT_DTYPES = ("int8", "fp16", "bf16", "fp32", "int32")
 # A model registers itself from its own module with ``register_simulator``; the module
 # named here (or ``sparsesim.timing.<kind>``) is imported on first use of the kind.
 _SIMULATORS: dict = {}
-_KIND_MODULES = {"cpu": "sparsesim.timing.ports"}
+_KIND_MODULES = {"cpu": "sparsesim.cpu.driver"}
 
 
 def register_simulator(kind: str, fn) -> None:
@@ -125,7 +124,8 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
              encoding=None, tile=None, a=None, b=None, full_limit=None, warm_l2=False, out_dtype=None):
     """Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k.
 
-    ``arch``: config name, path or loaded arch.  ``dtype``: int8, fp8, fp16 or bf16.
+    ``arch``: config name, path or loaded arch.  ``dtype``: one the arch's tensor cores take
+    (int8, fp8 (e4m3), fp16, bf16, tf32, fp4 (e2m1)); others are refused naming those.
     ``pattern``: "dense", "N:M" or "unstructured" (with ``density``); ``format``
     ("csr", "csb", "bitmask") picks the stored encoding of an unstructured A and
     ``encoding`` ("index", "combinatorial", "bitmask") that of an N:M A (traffic).
@@ -159,11 +159,9 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     _check_dims(m, n, k)
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if not arch.supports(dtype):
-        have = ", ".join(arch.tensor_core.dense_macs_per_cycle)
-        raise InputError(f"{arch.name} tensor cores do not take {dtype}; they take {have}")
+    reason = arch.refusal(dtype)
+    if reason is not None:
+        raise InputError(reason)
     if isinstance(pattern, str) and pattern.strip().lower().startswith("unstructured:"):
         suffix = pattern.strip().lower().split(":", 1)[1]
         if suffix in UNSTRUCTURED_FORMATS:
@@ -289,6 +287,8 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
         "accumulator_updates": d.macs * iters / max(1, plan.tile.cta_k),
         "dram_read_bytes": plan.dram["total"] - plan.dram["c"],
         "dram_write_bytes": plan.dram["c"],
+        "warp_instructions": warp_instructions(plan) * iters,
+        "sm_cycles": arch.sm.count * cycles,  # every SM is clocked for the whole kernel
     }
     t = plan.tile
     res = SimResult(
@@ -306,4 +306,5 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
     if exec_data is not None:
         res.output = exec_data.output
         res.tile_cycles = exec_data.tile_cycles(plan)
+    # the clock the board's power limit allows, and the energy at its supply (sparsesim.cost)
     return annotate_cost(res, arch)

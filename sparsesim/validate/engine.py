@@ -112,18 +112,29 @@ class EnginePredictor:
             self._cache[key] = hit
         return hit
 
+    @staticmethod
+    def sparse_pattern(arch, dtype) -> str:
+        """The N:M pattern the GPU runs sparse GEMMs of ``dtype`` in (2:4 unless the arch says
+        otherwise for the dtype, e.g. tf32 1:2, fp4 paired 4:8)."""
+        fn = getattr(arch, "sparse_pattern", None)
+        if fn is None:
+            return "2:4"
+        n, m = fn(dtype)
+        return f"{n}:{m}"
+
     def __call__(self, row) -> Prediction:
         arch = self.arch_for(row.gpu, row.where)
         if not arch.supports(row.dtype):
             raise InputError(f"{row.where}: {arch.name} tensor cores do not take {row.dtype} (GPU {row.gpu!r})")
         d = self._sim(arch, row, "dense")
-        s = self._sim(arch, row, "2:4")
+        s = self._sim(arch, row, self.sparse_pattern(arch, row.dtype))
         info = {}
         for tag, res in (("dense", d), ("sparse", s)):
             kern = res.get("kernel") or {}
             if kern:
                 info[f"{tag}_kernel"] = kern.get("name", "")
-            if res.get("clock_mhz") is not None:
-                info[f"{tag}_clock_mhz"] = res["clock_mhz"]
+            for key in ("clock_mhz", "power_w"):
+                if res.get(key) is not None:
+                    info[f"{tag}_{key}"] = res[key]
         return Prediction(d["seconds"] * 1e6, s["seconds"] * 1e6, str(d.get("bound", "")), str(s.get("bound", "")),
                           info)
