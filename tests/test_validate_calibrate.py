@@ -57,20 +57,37 @@ TRUTH = {"efficiency.tensor_dense": 0.72, "efficiency.tensor_sparse": 0.61, "eff
          "launch.overhead_us": 5.0}
 
 
-def _factory(arch, gpu="A100"):
-    return lambda values: EnginePredictor({gpu: arch}, overrides={gpu: values}, simulate=fake_simulate)
-
-
 def test_surrogate_fit_and_cross_validation_recover_known_parameters():
     a100 = load_arch("a100")
     rows = synth_rows(derive(a100, TRUTH))
-    sur = cal.Surrogate(rows, _factory(a100))
+    sur = cal.Surrogate(rows, a100, simulate=fake_simulate)
+    assert not sur.power and sur.params == cal.PARAMS
     res = cal.fit(sur)
     for key, v in TRUTH.items():
         assert res.values[key] == pytest.approx(v, rel=0.03), key
     cv, per_fold = cal.cross_validate(sur, k=3)
     assert len(per_fold) == 3 and all(r is not None for r in cv)
     assert max(abs(r.err_speedup_pct) for r in cv) < 3.0
+
+
+def test_power_axis_reclocks_real_simulations_to_the_board_limit():
+    """The surrogate's power axis equals simulate() on the arch with that power parameter."""
+    from sparsesim.timing import simulate
+
+    a = load_arch("a100-pcie")
+    rows = [MeasuredRow("A100-PCIe-80GB", dt, 8192, 8192, 8192, "W", 1.0, 1.0, 1.0, "", "", "", "p.csv", i + 2)
+            for i, dt in enumerate(("fp16", "int8"))]
+    sur = cal.Surrogate(rows, a)
+    assert sur.power and sur.params[-1] == cal.POWER_PARAM
+    q = 5  # efficiency 1.0 and DRAM 1.0 (first of the sorted reciprocals), array_energy_factor POWER_GRID[5]
+    f = cal.POWER_GRID[q]
+    for r, row in enumerate(rows):
+        arch = derive(a, {"efficiency.tensor_dense": 1.0, "efficiency.dram": 1.0, cal.POWER_KEY: f})
+        res = simulate(arch, row.m, row.n, row.k, row.dtype, "dense", warm_l2=True)
+        assert sur.dense[r, 0, 0, q] == pytest.approx((res.seconds - res.launch_seconds) * 1e6, rel=1e-6)
+        # a hungrier tensor-core lane never makes a kernel faster
+        assert all(b >= a_ * (1 - 1e-9) for a_, b in zip(sur.dense[r, 0, 0], sur.dense[r, 0, 0, 1:]))
+    assert sur.dense[0, 0, 0, -1] > sur.dense[0, 0, 0, 0]  # the 300 W limit binds at the top of the grid
 
 
 def test_folds_keep_a_layer_together():
@@ -131,8 +148,9 @@ def test_cli_calibrate_then_validate(tmp_path, monkeypatch, capsys):
     csv_path = tmp_path / "m.csv"
     _write_synth_csv(csv_path)
     out = tmp_path / "cal" / "a100-cal.toml"
+    monkeypatch.setattr("sparsesim.timing.simulate", fake_simulate)
     rc = main(["calibrate", "--measured", str(csv_path), "--arch", "a100", "--gpu", "A100", "--folds", "3",
-               "--out", str(out), "-q"])
+               "--no-power", "--out", str(out), "-q"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "3-fold cross-validation" in text

@@ -29,6 +29,9 @@ def register(subparsers) -> None:
                    help="further measured CSVs used only for the noise floor (shapes measured again)")
     p.add_argument("--cross-validation", metavar="FILE", default=None,
                    help="the JSON `calibrate --cv-out` wrote: its cross-validated errors go into the report")
+    p.add_argument("--skip-backend", action="append", default=[], metavar="TEXT",
+                   help="leave out rows whose backend contains TEXT (repeatable; e.g. 'default algorithm': the "
+                        "model predicts the best of the library's algorithm search)")
     p.add_argument("--cold-l2", action="store_true",
                    help="time every call from a cold L2 (default: operands that fit stay in L2 between the "
                         "benchmark's repeated calls)")
@@ -53,7 +56,8 @@ def register(subparsers) -> None:
                    "A100-PCIe-80GB for a100-pcie)")
     c.add_argument("--min-mnk", type=int, default=2**30, help="fit only GEMMs with m*n*k at least this (default 2^30)")
     c.add_argument("--folds", type=int, default=5, help="k of the k-fold cross-validation by layer (default 5)")
-    c.add_argument("--mode", default="statistical", help="engine mode passed to simulate")
+    c.add_argument("--no-power", action="store_true",
+                   help="do not fit technology.array_energy_factor (the clock stays as the config's energy table sets it)")
     c.add_argument("--out", metavar="FILE", default=None,
                    help="override file to write (default ./<arch>-calibrated.toml in the working directory)")
     c.add_argument("--cv-out", metavar="FILE", default=None,
@@ -84,6 +88,12 @@ def _validate(args) -> int:
     from ..validate.report import (ROW_HEADER, format_text_table, row_table, summary_rows, write_report)
 
     rows = read_measured_many(args.measured)
+    skip = [t.lower() for t in args.skip_backend]
+    rows = [r for r in rows if not any(t in r.backend.lower() for t in skip)]
+    if not rows:
+        from ..errors import InputError
+
+        raise InputError("--skip-backend left no rows to validate")
     reference = read_measured_many(args.noise_reference) if args.noise_reference else []
     arch_map = parse_arch_map(args.arch_map)
     overrides, fitted = {}, set()
@@ -135,7 +145,6 @@ def _calibrate(args) -> int:
     from ..arch import load_arch
     from ..errors import InputError
     from ..validate import calibrate as cal
-    from ..validate.engine import EnginePredictor
     from ..validate.measured import read_measured_many
     from ..validate.metrics import summarize
     from ..validate.report import format_text_table, summary_rows
@@ -148,18 +157,20 @@ def _calibrate(args) -> int:
     fit_rows, other = cal.split_rows(rows, gpu, args.min_mnk)
     cal.folds_of(fit_rows, args.folds)  # refuse a bad --folds before the long part
 
-    def factory(values):
-        return EnginePredictor({gpu: arch}, overrides={gpu: values}, mode=args.mode)
-
     print(f"simulating {len(fit_rows)} {gpu} rows on a {len(cal.EFF_GRID)} x {len(cal.DRAM_GRID)} efficiency grid "
           f"(dense and 2:4)...", file=sys.stderr)
     with _progress("grid", args, unit="point") as bar:
-        sur = cal.Surrogate(fit_rows, factory, progress=bar)
+        sur = cal.Surrogate(fit_rows, arch, power=not args.no_power, progress=bar)
+    params = sur.params
     x0 = {"efficiency.tensor_dense": arch.efficiency.tensor_dense, "efficiency.tensor_sparse": arch.efficiency.tensor_sparse,
           "efficiency.dram": arch.efficiency.dram, "launch.overhead_us": arch.launch.overhead_us}
-    result = cal.fit(sur, None, cal.PARAMS, x0)
+    if sur.power:
+        from ..cost.energy import array_energy_factor
+
+        x0[cal.POWER_KEY] = array_energy_factor(arch)
+    result = cal.fit(sur, None, params, x0)
     fit_res = sur.results(result.values)
-    cv_res, per_fold = cal.cross_validate(sur, args.folds, cal.PARAMS, result.values)
+    cv_res, per_fold = cal.cross_validate(sur, args.folds, params, result.values)
 
     def brief(res):
         g = summarize(res)
@@ -173,17 +184,23 @@ def _calibrate(args) -> int:
     out = Path(args.out) if args.out else Path(f"{arch.name}-calibrated.toml")
     header = cal.provenance_lines(args.measured, fit_rows, other, args.min_mnk, errors)
     header += ["", "Fitted parameters (bounds):"]
-    for p in cal.PARAMS:
+    for p in params:
         spread = ", ".join(f"{v[p.key]:.4g}" for v in per_fold)
         header.append(f"  {p.key} = {result.values[p.key]:.6g}  [{p.lo:g}, {p.hi:g}]  {p.meaning}; per fold: {spread}")
     if result.at_bound:
-        header.append(f"  at a bound (not determined by the data): {', '.join(result.at_bound)}")
+        header.append(f"  at a bound of its range: {', '.join(result.at_bound)}")
+    for p in params:
+        lo, hi = result.band[p.key]
+        header.append(f"  {p.key}: the objective stays within 1 % of its best for {lo:.4g} .. {hi:.4g}")
+    if result.undetermined:
+        header.append(f"  not determined by the rows (the config value lies in that range and is kept): "
+                      f"{', '.join(result.undetermined)}")
     base_ref = args.arch if not str(args.arch).endswith(".toml") else str(Path(args.arch).resolve())
     text = cal.render_override(base_ref, f"{arch.name}-calibrated",
                                f"{arch.description}, efficiencies fitted on measured {gpu} rows", result.values, header)
     payload = {
         "command": _cmdline(), "gpu": gpu, "arch": arch.name, "folds": args.folds, "values": result.values,
-        "at_bound": result.at_bound, "per_fold": per_fold, "fit_rows": len(fit_rows), "nfev": result.nfev,
+        "at_bound": result.at_bound, "undetermined": result.undetermined, "band": result.band, "per_fold": per_fold, "fit_rows": len(fit_rows), "nfev": result.nfev,
         "fit": summarize(fit_res), "cross_validated": summarize(cv_res), "written": str(out),
     }
     if args.cv_out:
@@ -194,8 +211,9 @@ def _calibrate(args) -> int:
         print(json.dumps(payload, indent=2, default=str))
     else:
         print(f"calibrated {arch.name} on {len(fit_rows)} {gpu} rows ({result.nfev} evaluations of the surrogate):")
-        for p in cal.PARAMS:
+        for p in params:
             flag = "  (at bound)" if p.key in result.at_bound else ""
+            flag += "  (not determined by the rows: config value kept)" if p.key in result.undetermined else ""
             print(f"  {p.key:28s} = {result.values[p.key]:10.4g}{flag}   {p.meaning}")
         for label, res in (("fit rows (surrogate)", fit_res), (f"{args.folds}-fold cross-validation", cv_res)):
             print(f"\n{label}:")

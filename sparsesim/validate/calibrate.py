@@ -12,6 +12,10 @@ What is fitted, and why none of it can be derived from a datasheet:
   streams.
 * ``launch.overhead_us``: what one call costs beyond its kernel (host launch, the library's
   per-call work), measured only as part of a call.
+* ``technology.array_energy_factor`` (where the GPU has a board power limit): the energy of a
+  tensor-core lane per multiply over its bare multiply-add, the energy table's one entry without
+  a published value (:mod:`sparsesim.cost`); it sets the power a kernel draws and so where the
+  board's limit lowers the clock.
 
 Every other number (peaks, bandwidths, latencies, tiles, the power model's table) keeps its
 cited or assumed config value.  Only rows of the GPU being calibrated are used; the fitted
@@ -22,9 +26,11 @@ Protocol:
 
 1. **Surrogate.**  Each row's dense kernel is simulated at every point of a grid of
    (``tensor_dense``, ``dram``) and its 2:4 kernel on a grid of (``tensor_sparse``,
-   ``dram``); between grid points the kernel time is interpolated bilinearly in the
-   reciprocals of the efficiencies (exact where one unit binds), and the launch overhead
-   adds.  The fit, the cross-validation folds and the final fit all reuse these simulations.
+   ``dram``), at the clock ceiling; each result is re-clocked to the board's power limit at
+   every point of a grid of the power parameter.  Between grid points the kernel time is
+   interpolated linearly in the reciprocals of the efficiencies (exact where one unit binds)
+   and in the power parameter, and the launch overhead adds.  The fit, the cross-validation
+   folds and the final fit all reuse these simulations.
 2. **Objective.**  Least squares on ``log(pred / meas)`` of each distinct dense time and of
    each speedup, over the GEMMs of at least ``min_mnk`` (default 1024^3).
 3. **k-fold cross-validation.**  Rows are grouped by layer (shape family x layer, every token
@@ -62,9 +68,14 @@ PARAMS = (
     FitParam("efficiency.dram", 0.55, 1.0, "achievable fraction of the DRAM peak"),
     FitParam("launch.overhead_us", 1.0, 12.0, "per-call cost beyond the kernel (us)"),
 )
+POWER_KEY = "technology.array_energy_factor"
+POWER_PARAM = FitParam(POWER_KEY, 1.0, 16.0, "tensor-core lane energy per multiply over the bare multiply-add "
+                       "(the power a kernel draws, so where the board limit lowers the clock)")
 EFF_GRID = (0.4, 0.55, 0.7, 0.85, 1.0)
 DRAM_GRID = (0.55, 0.7, 0.85, 1.0)
+POWER_GRID = (1.0, 2.5, 4.0, 6.0, 9.0, 12.0, 16.0)
 DEFAULT_FOLDS = 5
+FLAT_COST = 0.01  # a parameter whose whole range moves the objective by less than 1 % is not determined
 
 
 # ---------------------------------------------------------------- row selection
@@ -105,48 +116,96 @@ def folds_of(rows, k: int) -> list:
 
 
 # ---------------------------------------------------------------- surrogate
-class Surrogate:
-    """Kernel times of every row on the efficiency grids, interpolated; ``predict(values)``."""
+def _no_board(arch):
+    """``arch`` without its board power limit: kernels run at the clock ceiling."""
+    from ..arch import build_arch
+    from ..arch.load import arch_to_dict
 
-    def __init__(self, rows, predictor_factory, progress=None):
-        """``predictor_factory(overrides) -> EnginePredictor`` for the calibrated GPU."""
+    doc = arch_to_dict(arch)
+    doc.pop("board", None)
+    doc.pop("source", None)
+    return build_arch(doc, f"{arch.name} without its board limit")
+
+
+class Surrogate:
+    """Kernel times of every row on the parameter grids, interpolated: ``times(values)``.
+
+    Axes: the tensor efficiency (dense or 2:4) and the DRAM efficiency (each grid point one
+    simulation), and, where the arch has a board power limit and an energy table, the power
+    parameter ``technology.array_energy_factor``: each simulation at the clock ceiling is
+    re-clocked to the limit at every point of :data:`POWER_GRID`
+    (:func:`sparsesim.cost.power.operating_point`: a clock change does not re-run the engine).
+    """
+
+    def __init__(self, rows, arch, simulate=None, power=None, progress=None):
+        from ..arch import derive, load_arch
+        from .engine import EnginePredictor, out_dtypes
+
         self.rows = list(rows)
-        x_eff = np.array(sorted(1.0 / e for e in EFF_GRID))
-        x_dram = np.array(sorted(1.0 / e for e in DRAM_GRID))
-        self.x_eff, self.x_dram = x_eff, x_dram
-        shape = (len(self.rows), len(x_eff), len(x_dram))
-        self.dense = np.zeros(shape)
-        self.sparse = np.zeros(shape)
-        total = len(x_eff) * len(x_dram)
-        done = 0
-        for i, xe in enumerate(x_eff):
-            for j, xd in enumerate(x_dram):
+        arch = load_arch(arch)
+        has_power = getattr(arch, "board", None) is not None and getattr(arch, "technology", None) is not None
+        self.power = has_power and simulate is None if power is None else (power and has_power)
+        if simulate is None:
+            from ..timing import simulate as real
+
+            def simulate(a, row, pattern, out):
+                return real(a, row.m, row.n, row.k, row.dtype, pattern, warm_l2=True, out_dtype=out)
+        else:
+            inject = simulate
+
+            def simulate(a, row, pattern, out):
+                return inject(a, row.m, row.n, row.k, row.dtype, pattern)
+        self.axes = [np.array(sorted(1.0 / e for e in EFF_GRID)), np.array(sorted(1.0 / e for e in DRAM_GRID))]
+        if self.power:
+            self.axes.append(np.array(POWER_GRID, dtype=float))
+        shape = (len(self.rows), *(len(a) for a in self.axes))
+        self.dense, self.sparse = np.zeros(shape), np.zeros(shape)
+        base = _no_board(arch) if self.power else arch
+        f_grid = POWER_GRID if self.power else (None,)
+        total, done = len(EFF_GRID) * len(DRAM_GRID), 0
+        for i, xe in enumerate(self.axes[0]):
+            for j, xd in enumerate(self.axes[1]):
                 for tag, key, table in (("dense", "efficiency.tensor_dense", self.dense),
-                                        ("2:4", "efficiency.tensor_sparse", self.sparse)):
-                    pred = predictor_factory({key: 1.0 / xe, "efficiency.dram": 1.0 / xd})
+                                        ("sparse", "efficiency.tensor_sparse", self.sparse)):
+                    ov = {key: 1.0 / xe, "efficiency.dram": 1.0 / xd}
+                    sim_arch = derive(base, ov)
+                    capped = [derive(arch, {**ov, POWER_KEY: f}) for f in f_grid] if self.power else []
                     for r, row in enumerate(self.rows):
-                        res = pred._sim(pred.arch_for(row.gpu, row.where), row, tag)
-                        table[r, i, j] = (res["seconds"] - res.get("launch_seconds", 0.0)) * 1e6
+                        pat = "dense" if tag == "dense" else EnginePredictor.sparse_pattern(sim_arch, row.dtype)
+                        res = simulate(sim_arch, row, pat, out_dtypes(row.notes)[0 if tag == "dense" else 1])
+                        if self.power:
+                            from ..cost.power import operating_point
+
+                            for q, a in enumerate(capped):
+                                table[r, i, j, q] = operating_point(a, res).kernel_seconds * 1e6
+                        else:
+                            d = res.to_dict() if hasattr(res, "to_dict") else res
+                            table[r, i, j] = (d["seconds"] - d.get("launch_seconds", 0.0)) * 1e6
                 done += 1
                 if progress is not None:
                     progress(done, total)
 
-    def _interp(self, table, eff, dram):
-        xe = np.clip(1.0 / eff, self.x_eff[0], self.x_eff[-1])
-        xd = np.clip(1.0 / dram, self.x_dram[0], self.x_dram[-1])
-        i = int(np.clip(np.searchsorted(self.x_eff, xe) - 1, 0, len(self.x_eff) - 2))
-        j = int(np.clip(np.searchsorted(self.x_dram, xd) - 1, 0, len(self.x_dram) - 2))
-        u = (xe - self.x_eff[i]) / (self.x_eff[i + 1] - self.x_eff[i])
-        v = (xd - self.x_dram[j]) / (self.x_dram[j + 1] - self.x_dram[j])
-        t = table[:, i:i + 2, j:j + 2]
-        return ((1 - u) * (1 - v) * t[:, 0, 0] + u * (1 - v) * t[:, 1, 0]
-                + (1 - u) * v * t[:, 0, 1] + u * v * t[:, 1, 1])
+    @property
+    def params(self) -> tuple:
+        return PARAMS + ((POWER_PARAM,) if self.power else ())
+
+    def _interp(self, table, coords):
+        """Multilinear interpolation of ``table`` (rows x axes) at ``coords`` (one per axis)."""
+        corners = [(table, 1.0)]
+        for ax, (grid, x) in enumerate(zip(self.axes, coords)):
+            x = float(np.clip(x, grid[0], grid[-1]))
+            i = int(np.clip(np.searchsorted(grid, x) - 1, 0, len(grid) - 2))
+            u = (x - grid[i]) / (grid[i + 1] - grid[i])
+            corners = [(t.take(i + b, axis=1), w * (u if b else 1.0 - u)) for t, w in corners for b in (0, 1)]
+        return sum(t * w for t, w in corners)
 
     def times(self, values: dict, idx=None):
         """(dense_us, sparse_us) arrays at the parameter ``values`` (rows ``idx``, default all)."""
         launch = values["launch.overhead_us"]
-        d = self._interp(self.dense, values["efficiency.tensor_dense"], values["efficiency.dram"]) + launch
-        s = self._interp(self.sparse, values["efficiency.tensor_sparse"], values["efficiency.dram"]) + launch
+        extra = [values[POWER_KEY]] if self.power else []
+        x_dram = 1.0 / values["efficiency.dram"]
+        d = self._interp(self.dense, [1.0 / values["efficiency.tensor_dense"], x_dram, *extra]) + launch
+        s = self._interp(self.sparse, [1.0 / values["efficiency.tensor_sparse"], x_dram, *extra]) + launch
         if idx is not None:
             d, s = d[idx], s[idx]
         return d, s
@@ -165,6 +224,8 @@ class FitResult:
     cost: float
     nfev: int
     at_bound: list = field(default_factory=list)
+    undetermined: list = field(default_factory=list)  # the config value fits as well: kept
+    band: dict = field(default_factory=dict)  # key -> (lo, hi) where the objective is within FLAT_COST of its best
 
 
 def _residual_index(rows, idx):
@@ -178,10 +239,11 @@ def _residual_index(rows, idx):
     return first
 
 
-def fit(surrogate: Surrogate, idx=None, params=PARAMS, x0: dict | None = None) -> FitResult:
-    """Least-squares fit of ``params`` on the surrogate's rows ``idx`` (default all)."""
+def fit(surrogate: Surrogate, idx=None, params=None, x0: dict | None = None) -> FitResult:
+    """Least-squares fit of ``params`` (default the surrogate's) on its rows ``idx`` (default all)."""
     from scipy.optimize import least_squares
 
+    params = surrogate.params if params is None else params
     rows = surrogate.rows
     idx = np.arange(len(rows)) if idx is None else np.asarray(list(idx))
     if len(idx) < 2:
@@ -198,17 +260,46 @@ def fit(surrogate: Surrogate, idx=None, params=PARAMS, x0: dict | None = None) -
         return np.concatenate([np.log(d[dense_idx] / meas_d[dense_idx]),
                                np.log((d[idx] / s[idx]) / meas_sp[idx])])
 
-    u0 = []
-    for p in params:
-        v = (x0 or {}).get(p.key, 0.5 * (p.lo + p.hi))
-        u0.append(min(max((v - p.lo) / (p.hi - p.lo), 0.0), 1.0))
-    sol = least_squares(fun, u0, bounds=(0.0, 1.0), x_scale=1.0, diff_step=1e-3, max_nfev=400)
-    values = to_values(sol.x)
-    at_bound = [p.key for p, x in zip(params, sol.x) if x <= 1e-3 or x >= 1 - 1e-3]
-    return FitResult(values, tuple(params), float(sol.cost), int(sol.nfev), at_bound)
+    def unit(values):
+        return [min(max((values.get(p.key, 0.5 * (p.lo + p.hi)) - p.lo) / (p.hi - p.lo), 0.0), 1.0) for p in params]
+
+    # several starts: the power parameter leaves the objective flat until the board limit binds
+    starts = [unit(x0 or {})]
+    for eff in (0.6, 0.8):
+        for power in ((3.0, 7.0, 11.0, 15.0) if any(p.key == POWER_KEY for p in params) else (None,)):
+            v = {"efficiency.tensor_dense": eff + 0.1, "efficiency.tensor_sparse": eff}
+            if power is not None:
+                v[POWER_KEY] = power
+            starts.append(unit({**(x0 or {}), **v}))
+    best, nfev = None, 0
+    for u0 in starts:
+        sol = least_squares(fun, u0, bounds=(0.0, 1.0), x_scale=1.0, diff_step=1e-3, max_nfev=400)
+        nfev += int(sol.nfev)
+        if best is None or sol.cost < best.cost:
+            best = sol
+    values = to_values(best.x)
+    at_bound = [p.key for p, x in zip(params, best.x) if x <= 1e-3 or x >= 1 - 1e-3]
+    # how well the rows determine each parameter: the range over which the objective stays within
+    # FLAT_COST of its best (the others at their best); a config value inside it fits as well and
+    # is kept (the power parameter where the board limit barely binds)
+    band, kept = {}, []
+    for i, p in enumerate(params):
+        inside = []
+        for x in np.linspace(0.0, 1.0, 41):
+            u = list(best.x)
+            u[i] = x
+            if 0.5 * float(np.sum(fun(u) ** 2)) <= best.cost * (1 + FLAT_COST) + 1e-12:
+                inside.append(p.lo + (p.hi - p.lo) * x)
+        lo, hi = (min(inside), max(inside)) if inside else (values[p.key], values[p.key])
+        band[p.key] = (float(lo), float(hi))
+        start = (x0 or {}).get(p.key)
+        if start is not None and lo <= start <= hi and hi - lo > 0.25 * (p.hi - p.lo):
+            values[p.key] = start
+            kept.append(p.key)
+    return FitResult(values, tuple(params), float(best.cost), nfev, at_bound, kept, band)
 
 
-def cross_validate(surrogate: Surrogate, k: int = DEFAULT_FOLDS, params=PARAMS, x0=None):
+def cross_validate(surrogate: Surrogate, k: int = DEFAULT_FOLDS, params=None, x0=None):
     """k-fold cross-validation by layer: (RowResults of every row predicted by the fit that
     did not see its fold, the values fitted per fold)."""
     fold = folds_of(surrogate.rows, k)
@@ -297,7 +388,7 @@ def fitted_rows_of(path) -> set:
 
 
 def fitted_values_of(path) -> dict:
-    """The fitted parameter values an override holds (dotted keys of :data:`PARAMS`)."""
+    """The fitted parameter values an override holds (dotted keys of :data:`PARAMS` and the power one)."""
     from .._toml import tomllib
     from ..errors import ConfigError
 
@@ -309,12 +400,12 @@ def fitted_values_of(path) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     out = {}
-    for p in PARAMS:
+    for p in PARAMS + (POWER_PARAM,):
         sect, leaf = p.key.split(".")
         if leaf in doc.get(sect, {}):
             out[p.key] = float(doc[sect][leaf])
     if not out:
-        raise ConfigError(f"{path}: no fitted parameter ({', '.join(p.key for p in PARAMS)})")
+        raise ConfigError(f"{path}: no fitted parameter ({', '.join(p.key for p in PARAMS + (POWER_PARAM,))})")
     return out
 
 
