@@ -296,6 +296,7 @@ def fit(surrogate: Surrogate, idx=None, params=None, x0: dict | None = None) -> 
         if start is not None and lo <= start <= hi and hi - lo > 0.25 * (p.hi - p.lo):
             values[p.key] = start
             kept.append(p.key)
+    at_bound = [k for k in at_bound if k not in kept]
     return FitResult(values, tuple(params), float(best.cost), nfev, at_bound, kept, band)
 
 
