@@ -216,7 +216,9 @@ def test_committed_validation_report_matches_the_current_model(monkeypatch, caps
 
     monkeypatch.chdir(ROOT)
     command = json.loads((ROOT / "reports/validation/summary.json").read_text())
-    argv = command["meta"]["command"].split()[1:]
+    import shlex
+
+    argv = shlex.split(command["meta"]["command"])[1:]
     argv = argv[:argv.index("--out")] + ["--json", "-q"]
     assert main(argv) == 0
     fresh = json.loads(capsys.readouterr().out)
