@@ -132,12 +132,19 @@ def candidates(arch, m, n, k, dtype, pattern, fmt, passes_override=None, decompo
     op = "dense" if pattern.is_dense else "sparse"
     fams = families(arch, op, dtype)
     runs = []
-    if not fams:
+    if not fams:  # no family serves the dtype (tf32, fp4): the [tiles] candidates that fit
+        refused = None
         for t in arch.tiles.candidates:
-            p = build_plan(arch, m, n, k, dtype, pattern, fmt, t, passes_override, warm_l2=warm_l2,
-                           out_dtype=out_dtype)
+            try:
+                p = build_plan(arch, m, n, k, dtype, pattern, fmt, t, passes_override, warm_l2=warm_l2,
+                               out_dtype=out_dtype)
+            except InputError as exc:
+                refused = exc
+                continue
             runs.append(KernelRun("tiles", "multistage" if arch.tiles.warp_tile_warps == 1 else "wgmma",
                                   t, p.spec, "data-parallel", p, [p]))
+        if not runs:
+            raise refused
         return runs
     for fam in fams:
         for t in fam.tiles:
