@@ -63,6 +63,7 @@ class SimResult:
     avg_power_w: float | None = None
     area: dict | None = None
     output: object = None  # exec mode: the bit-exact product (numpy array), not serialized
+    exec_stats: dict | None = None  # exec mode: items run and skipped, non-zeros, L2 bytes, wall time
 
     @property
     def tflops(self) -> float:
