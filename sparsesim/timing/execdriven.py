@@ -109,7 +109,7 @@ class ExecData:
         """Time the candidate plans on the real operand, run the fastest with its functional
         MMAs; returns (plan, cycles, busy, events)."""
         from .execengine import simulate_exec
-        from .execmma import FunctionalMma
+        from .execmma import FunctionalMma, one_thread
         from .exectiles import tile_work
 
         t0 = time.perf_counter()
@@ -128,7 +128,8 @@ class ExecData:
         tc = plan.arch.tensor_core
         mma = FunctionalMma(self.a, self.b, self.dtype, self.pattern, plan.datapath, tc.sparse_n, tc.sparse_m)
         out = np.zeros((plan.m, plan.n), dtype=np.int32 if self.dtype == "int8" else np.float32)
-        cycles, busy, events, dram = simulate_exec(plan, work, mma, out)
+        with one_thread():
+            cycles, busy, events, dram = simulate_exec(plan, work, mma, out)
         t2 = time.perf_counter()
         self.output, self.work = out, work
         self.stats = {

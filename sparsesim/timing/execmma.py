@@ -32,11 +32,28 @@ Each numba kernel has a plain-Python reference beside it (``*_reference``).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..arch.datapath import MMA_K_BYTES
 from ..arch.schema import DTYPE_BYTES
 from ..formats._jit import njit, prange
+
+
+@contextmanager
+def one_thread():
+    """Run the kernels on the calling thread: a CTA's regions are small, and waking the
+    kernels' worker threads costs more than the work (20-100x for a 64 x 2048 x 32 region
+    on a loaded 2-core machine)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
