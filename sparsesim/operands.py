@@ -53,9 +53,10 @@ def find_layer(tensors: dict, name: str, source="the weights file") -> str:
     for key in (name, f"{name}.weight"):
         if key in tensors:
             return key
-    close = difflib.get_close_matches(name, list(tensors), n=5, cutoff=0.5)
+    names = [k for k, v in tensors.items() if np.ndim(v) == 2] or list(tensors)  # GEMM weights first
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
     if not close:
-        close = [k for k in tensors if name.split(".")[-1] in k][:5]
+        close = [k for k in names if name.split(".")[-1] in k][:5]
     hint = f"; close matches: {', '.join(close)}" if close else f"; it has {len(tensors)} tensors"
     raise InputError(f"{source} has no layer {name!r}{hint}")
 
