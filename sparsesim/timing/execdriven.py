@@ -178,6 +178,13 @@ class ExecData:
         res.tile_cycles = tile_cycles
         res.exec_stats = {k: v for k, v in self.stats.items() if k != "dram_bytes"}
         res.exec_stats["l2_bytes"] = l2
+        # what the statistical mode averages away: how unequal the tile rows' loads and MMAs are
+        row_a = np.array([float((rw.a_values + rw.a_meta).sum()) for rw in work.row])
+        full = work.rows == plan.tile.cta_m  # edge rows are shorter by construction
+        for key, v in (("tile_row_a_bytes", row_a[full]), ("tile_row_mac_cycles", np.array(tile_cycles)[full])):
+            mean = float(v.mean()) if v.size else 0.0
+            res.exec_stats[f"{key}_max_over_mean"] = float(v.max()) / mean if mean > 0 else 1.0
+            res.exec_stats[f"{key}_cv"] = float(v.std()) / mean if mean > 0 else 0.0
 
 
 def _check_pattern(a, pattern):
