@@ -300,3 +300,30 @@ def test_exec_reports_its_cost_and_the_default_stays_statistical():
     assert r.mode == "exec" and r.exec_stats["wall_seconds"] > 0 and r.exec_stats["items"] > 0
     s = sparsesim.simulate("a100", 128, 64, 256, "int8", "2:4")
     assert s.mode == "statistical" and s.exec_stats is None and s.output is None
+
+
+@pytest.mark.parametrize("shape,tile", [((72, 40, 100), 0), ((130, 33, 96), 5), ((200, 64, 70), 3)])
+def test_items_account_for_every_pass_byte_and_nonzero(shape, tile):
+    from sparsesim.arch import load_arch
+    from sparsesim.patterns import parse_pattern
+    from sparsesim.timing.execdriven import prepare_exec
+    from sparsesim.timing.exectiles import tile_work
+    from sparsesim.timing.workload import build_plan
+
+    m, n, k = shape
+    rng = np.random.default_rng(12)
+    a = _int8_operand(rng, "unstructured", 0.08, (m, k))
+    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    arch, pat = load_arch("a100"), parse_pattern("unstructured", np.count_nonzero(a) / a.size)
+    ex = prepare_exec(arch, m, n, k, "int8", pat, a, b)
+    for fmt, encode in (("csr", csr_encode), ("csb", csb_encode), ("bitmask", bitmask_encode)):
+        plan = build_plan(arch, m, n, k, "int8", pat, fmt, arch.tiles.candidates[tile], ex.mean_passes)
+        work = tile_work(ex.a_enc, ex.passes, plan)
+        steps = (plan.tile.cta_m / 16) * (plan.tile.cta_k / 64)
+        if plan.datapath == "sparse-passes":
+            got = sum(float(rw.pass_scale.sum()) for rw in work.row) * steps * plan.passes
+            assert got == pytest.approx(ex.passes.sum(), rel=1e-9)  # every MMA step's passes, once
+        fetched = sum(float((rw.a_values + rw.a_meta).sum()) for rw in work.row)
+        assert fetched == pytest.approx(encode(a).nbytes()["total"], rel=1e-9)
+        assert sum(float(rw.nnz_scale.sum()) for rw in work.row) * (plan.demand.reencoded or 1) == \
+            pytest.approx(np.count_nonzero(a) if plan.demand.reencoded else 0)

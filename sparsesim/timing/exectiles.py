@@ -102,7 +102,8 @@ def item_passes(passes: np.ndarray, plan) -> np.ndarray:
     the 16-row x k_slice steps it covers (a step wider than ``cta_k`` shared by its iterations)."""
     t = plan.tile
     k_slice = MMA_K_BYTES // DTYPE_BYTES[plan.dtype]
-    per_col = np.repeat(passes, k_slice, axis=1) / k_slice
+    widths = _sizes(plan.k, k_slice, passes.shape[1])  # the last step may be narrower
+    per_col = np.repeat(passes / widths, widths, axis=1)
     return _region_sums(per_col, plan.tiles_m, t.cta_m // MMA_ROWS, plan.k_iters, t.cta_k)
 
 
