@@ -272,12 +272,13 @@ def write_report(rows, occ, timing, out_dir, command, meta) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "meta.json", json.dumps(meta, indent=1) + "\n")
-    agg = aggregate(rows)
-    cpu = cpu_aggregate(rows)
     write_csv(out / "results.csv", rows)
-    write_csv(out / "summary.csv", agg + cpu)
     write_csv(out / "occupancy.csv", occ)
     write_csv(out / "timing.csv", timing)
+    rows, occ, timing, meta = read_back(out)  # render what the files hold, so --render-only gives the same
+    agg = aggregate(rows)
+    cpu = cpu_aggregate(rows)
+    write_csv(out / "summary.csv", agg + cpu)
     figure_passes(occ, agg, out / "occupancy.png")
     figure_error(agg, cpu, out / "error.png")
     from .exec_text import render

@@ -146,9 +146,10 @@ def _cpu_row(arch, name, w, x, cfg, ref):
     return row
 
 
-def study(tensors: dict, vocab: list, layers=None, gpu_cfgs=None, cpu_archs=CPU_ARCHS, progress=None) -> list:
+def study(tensors: dict, vocab: list, layers=None, gpu_cfgs=None, cpu_archs=CPU_ARCHS, progress=None,
+          heads: int = 12) -> list:
     """One row per (arch, config, linear layer)."""
-    xs = network_inputs(tensors, vocab)
+    xs = network_inputs(tensors, vocab, heads=heads)
     names = [n for n in xs if layers is None or int(n.split(".")[2]) in layers]
     names.sort(key=lambda s: (int(s.split(".")[2]), LINEARS.index(s.split(".", 3)[3])))
     gpu_cfgs = gpu_configs() if gpu_cfgs is None else gpu_cfgs
