@@ -143,6 +143,9 @@ def mean_result(results: list) -> dict:
 def prepare(points, weights, seed: int = 0):
     """(points in exec mode tagged with the weights file's digest, the evaluator) for a sweep on
     real weights; refuses unmapped or mis-shaped layers before any work."""
+    modes = sorted({p.mode for p in points} - {"statistical", "exec"})
+    if modes:
+        raise InputError(f"a sweep on real weights runs in mode exec, not {', '.join(modes)}")
     path = Path(weights)
     if not path.is_file():
         raise InputError(f"weights file {str(path)!r} does not exist")

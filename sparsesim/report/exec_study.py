@@ -67,26 +67,48 @@ def _rel(c, ref) -> tuple:
     return float(np.linalg.norm(err) / np.linalg.norm(ref)), float(np.abs(err).max() / np.abs(ref).max())
 
 
-def _gpu_row(arch, name, w, x, cfg, ref):
+def _run_pair(arch, name, w, x, cfg, ref):
+    """Exec and statistical runs of one layer and config: (exec result, stat result, row)."""
     import sparsesim
     from ..operands import operands
 
     dtype, pattern, density, fmt = cfg
     ops = operands(w, x.T, pattern, density, dtype)
-    m, k = ops.a.shape
-    n = ops.b.shape[1]
+    (m, k), n = ops.a.shape, ops.b.shape[1]
+    kw = {"format": fmt} if fmt else {}
     t0 = time.perf_counter()
-    ex = sparsesim.simulate(arch, m, n, k, dtype, pattern, format=fmt, mode="exec", a=ops.a, b=ops.b)
+    ex = sparsesim.simulate(arch, m, n, k, dtype, pattern, mode="exec", a=ops.a, b=ops.b, **kw)
     t1 = time.perf_counter()
-    st = sparsesim.simulate(arch, m, n, k, dtype, pattern, density=density, format=fmt)
+    st = sparsesim.simulate(arch, m, n, k, dtype, pattern, density=density, **kw)
     t2 = time.perf_counter()
+    rel, mx = _rel(ops.dequantized(ex.output), ref)
+    prune_rel, _ = _rel(ops.a_f32.astype(np.float64) @ x.T, ref)
+    row = {
+        "arch": arch, "layer": name, "linear": SHORT[name.split(".", 3)[3]], "dtype": dtype, "pattern": pattern,
+        "density": density if density is not None else (0.5 if pattern in ("2:4", "4:8") else 1.0),
+        "format": fmt or "", "m": m, "n": n, "k": k, "real_density": float(np.count_nonzero(ops.a)) / ops.a.size,
+        "exec_us": ex.seconds * 1e6, "stat_us": st.seconds * 1e6,
+        "exec_kernel_us": (ex.seconds - ex.launch_seconds) * 1e6, "stat_kernel_us": (st.seconds - st.launch_seconds) * 1e6,
+        "tile": f"{ex.tile.get('cta_m', '')}x{ex.tile.get('cta_n', '')}x{ex.tile.get('cta_k', '')}",
+        "datapath": ex.datapath, "bound": ex.bound,
+        "a_bytes_exec": ex.compulsory_bytes["a_values"] + ex.compulsory_bytes["a_metadata"],
+        "a_bytes_stat": st.compulsory_bytes["a_values"] + st.compulsory_bytes["a_metadata"],
+        "dram_exec": ex.dram_bytes["total"], "dram_stat": st.dram_bytes["total"],
+        "rel_err": rel, "max_err": mx, "prune_rel_err": prune_rel, "exec_wall_s": t1 - t0, "stat_wall_s": t2 - t1,
+    }
+    return ex, st, row
+
+
+def _gpu_row(arch, name, w, x, cfg, ref):
+    import sparsesim
+
+    ex, st, row = _run_pair(arch, name, w, x, cfg, ref)
+    dtype, pattern, density, fmt = cfg
+    m, n, k = row["m"], row["n"], row["k"]
     tile = (ex.tile["cta_m"], ex.tile["cta_n"], ex.tile["cta_k"])
     fu = sparsesim.simulate(arch, m, n, k, dtype, pattern, density=density, format=fmt, mode="full", tile=tile)
     st_t = sparsesim.simulate(arch, m, n, k, dtype, pattern, density=density, format=fmt, tile=tile)
-    rel, mx = _rel(ops.dequantized(ex.output), ref)
-    prune_rel, _ = _rel(ops.a_f32.astype(np.float64) @ x.T, ref)
-    return {
-        **_common(arch, name, cfg, ops, ex, st, rel, mx, prune_rel),
+    row.update({
         "full_us": fu.seconds * 1e6, "full_kernel_us": (fu.seconds - fu.launch_seconds) * 1e6,
         "stat_tile": f"{st.tile['cta_m']}x{st.tile['cta_n']}x{st.tile['cta_k']}",
         # bytes and work against the statistical mode on exec's tile: only the matrix differs
@@ -102,47 +124,13 @@ def _gpu_row(arch, name, w, x, cfg, ref):
         "tile_row_mac_max_over_mean": ex.exec_stats["tile_row_mac_cycles_max_over_mean"],
         "items": ex.exec_stats["items"], "iterations": ex.exec_stats["iterations"],
         "skipped_iterations": ex.exec_stats["skipped_iterations"], "empty_ctas": ex.exec_stats["empty_ctas"],
-        "exec_wall_s": t1 - t0, "stat_wall_s": t2 - t1,
-    }
-
-
-def _common(arch, name, cfg, ops, ex, st, rel, mx, prune_rel):
-    dtype, pattern, density, fmt = cfg
-    (m, k), n = ops.a.shape, ops.b.shape[1]
-    real = float(np.count_nonzero(ops.a)) / ops.a.size
-    return {
-        "arch": arch, "layer": name, "linear": SHORT[name.split(".", 3)[3]], "dtype": dtype, "pattern": pattern,
-        "density": density if density is not None else (0.5 if pattern in ("2:4", "4:8") else 1.0),
-        "format": fmt or "", "m": m, "n": n, "k": k,
-        "real_density": real,
-        "exec_us": ex.seconds * 1e6, "stat_us": st.seconds * 1e6,
-        "exec_kernel_us": (ex.seconds - ex.launch_seconds) * 1e6, "stat_kernel_us": (st.seconds - st.launch_seconds) * 1e6,
-        "tile": f"{ex.tile.get('cta_m', '')}x{ex.tile.get('cta_n', '')}x{ex.tile.get('cta_k', '')}",
-        "datapath": ex.datapath, "bound": ex.bound,
-        "a_bytes_exec": ex.compulsory_bytes["a_values"] + ex.compulsory_bytes["a_metadata"],
-        "a_bytes_stat": st.compulsory_bytes["a_values"] + st.compulsory_bytes["a_metadata"],
-        "dram_exec": ex.dram_bytes["total"], "dram_stat": st.dram_bytes["total"],
-        "rel_err": rel, "max_err": mx, "prune_rel_err": prune_rel,
-    }
+    })
+    return row
 
 
 def _cpu_row(arch, name, w, x, cfg, ref):
-    import sparsesim
-    from ..operands import operands
-
-    dtype, pattern, density, fmt = cfg
-    ops = operands(w, x.T, pattern, density, dtype)
-    m, k = ops.a.shape
-    n = ops.b.shape[1]
-    t0 = time.perf_counter()
-    ex = sparsesim.simulate(arch, m, n, k, dtype, pattern, mode="exec", a=ops.a, b=ops.b)
-    t1 = time.perf_counter()
-    st = sparsesim.simulate(arch, m, n, k, dtype, pattern)
-    t2 = time.perf_counter()
-    rel, mx = _rel(ops.dequantized(ex.output), ref)
-    prune_rel, _ = _rel(ops.a_f32.astype(np.float64) @ x.T, ref)
-    row = _common(arch, name, cfg, ops, ex, st, rel, mx, prune_rel)
-    row.update({"exec_wall_s": t1 - t0, "stat_wall_s": t2 - t1, "tile": ex.datapath})
+    ex, _, row = _run_pair(arch, name, w, x, cfg, ref)
+    row["tile"] = ex.datapath
     return row
 
 
