@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "sparsesim.cli.int8_cmd",
     "sparsesim.cli.ports_cmd",
     "sparsesim.cli.masks_cmd",
+    "sparsesim.cli.exec_cmd",
 ]
 
 

@@ -30,7 +30,8 @@ def register(subparsers) -> None:
         "simulate", help="time one GEMM on an architecture",
         description="Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k on a GPU config.")
     p.add_argument("--arch", required=True, help="config name (see `sparsesim archs`) or path to a .toml")
-    p.add_argument("--gemm", required=True, type=_gemm, metavar="MxNxK", help="GEMM shape, e.g. 4096x4096x4096")
+    p.add_argument("--gemm", type=_gemm, metavar="MxNxK",
+                   help="GEMM shape, e.g. 4096x4096x4096 (with --weights: m and k come from the layer)")
     p.add_argument("--dtype", default="fp16",
                    help="operand type: int8, fp8 (e4m3), fp16, bf16, tf32 or fp4 (e2m1), as the arch's tensor cores "
                         "take them (default fp16; others are refused naming those it takes)")
@@ -42,6 +43,16 @@ def register(subparsers) -> None:
                    help="statistical (fast-forwarded, default), full (every event) or exec "
                         "(random int8/fp16 operands with the pattern, run through the functional kernels)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the exec-mode operands")
+    g = p.add_argument_group("real weights (exec mode)")
+    g.add_argument("--weights", metavar="FILE.safetensors",
+                   help="A = a layer of this file ([out, in]: m = out, k = in), pruned by magnitude to --pattern "
+                        "(and --density), cast or quantized (int8: per output channel) to --dtype; implies --mode exec")
+    g.add_argument("--layer", metavar="NAME", help="tensor name in --weights (the .weight suffix may be left out)")
+    g.add_argument("--activations", metavar="FILE.npy",
+                   help="B (k x n): float values cast / quantized (int8: per tensor) to --dtype; default: drawn "
+                        "with --seed (int8 uniform -128..127, fp16/bf16 standard normal), n from --gemm or --tokens")
+    g.add_argument("--tokens", type=int, default=None, help="n of the drawn activations (default 128)")
+    g.add_argument("--save-output", metavar="FILE.npy", help="write C (exec mode) to this .npy file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_simulate)
 
@@ -69,11 +80,16 @@ def _archs(args) -> int:
 def _simulate(args) -> int:
     from ..timing import simulate
 
-    m, n, k = args.gemm
     extra = {}
+    if args.weights or args.layer:
+        m, n, k = _weights_gemm(args, extra)
+    elif args.gemm is None:
+        raise InputError("--gemm MxNxK is needed (or --weights FILE --layer NAME)")
+    else:
+        m, n, k = args.gemm
     if args.mode == "full":
         extra["full_limit"] = FULL_LIMIT
-    if args.mode == "exec":
+    if args.mode == "exec" and "a" not in extra:
         extra["a"], extra["b"] = _exec_operands(m, n, k, args)
     res = simulate(args.arch, m, n, k, args.dtype, args.pattern, density=args.density,
                    mode=args.mode, format=args.format, encoding=args.encoding, **extra)
@@ -111,11 +127,46 @@ def _simulate(args) -> int:
         print(f"  area        sparse additions {a['sparse_um2']:.0f} um^2 per tensor core = "
               f"{a['sparse_fraction'] * 100:.2f} % of the dense datapath ({a['dense_um2']:.0f} um^2, {a['node']}); "
               f"chip {a['chip_sparse_mm2']:.2f} of {a['chip_dense_mm2']:.1f} mm^2", file=out)
+    if res.exec_stats:
+        e = res.exec_stats
+        print(f"  exec        {e['items']} of {e['iterations']} CTA-iterations run ({e['skipped_iterations']} skipped, "
+              f"{e['empty_ctas']} empty CTAs); A non-zeros {e['a_nonzeros']} (density {e['a_density']:.4f}); "
+              f"wall {e['wall_seconds']:.2f} s", file=out)
+    if args.save_output and res.output is not None:
+        from ..io import save_npy_atomic
+
+        save_npy_atomic(args.save_output, res.output)
+        print(f"  output      C ({res.output.dtype}) written to {args.save_output}", file=out)
     if res.tile_cycles:
         tc = res.tile_cycles
         print(f"  tile rows   MAC cycles per CTA min {min(tc):.0f}  max {max(tc):.0f}  "
               f"(imbalance {max(tc) / max(min(tc), 1e-9):.2f}x)", file=out)
     return 0
+
+
+def _weights_gemm(args, extra):
+    """m, n, k and the operands of a --weights --layer run (exec mode)."""
+    from ..operands import layer_operands
+
+    if not (args.weights and args.layer):
+        raise InputError("--weights FILE and --layer NAME go together")
+    if args.mode not in ("statistical", "exec"):
+        raise InputError(f"--weights runs in mode exec, not {args.mode}")
+    args.mode = "exec"
+    n = args.gemm[1] if args.gemm else args.tokens
+    ops = layer_operands(args.weights, args.layer, args.pattern, args.density, args.dtype, n=n,
+                         activations=args.activations, seed=args.seed)
+    (m, k), n = ops.a.shape, ops.b.shape[1]
+    if args.gemm and (args.gemm[0], args.gemm[2]) != (m, k):
+        raise InputError(f"--gemm {args.gemm[0]}x{args.gemm[1]}x{args.gemm[2]} does not match layer "
+                         f"{ops.info['layer']} ({m} x {k}: m = out-features, k = in-features)")
+    if m * k + k * n > EXEC_MAX_ELEMENTS:
+        raise InputError(f"--mode exec holds the operands in memory; {m}x{n}x{k} is too large "
+                         f"(at most {EXEC_MAX_ELEMENTS} elements of A and B)")
+    extra["a"], extra["b"] = ops.a, ops.b
+    if str(args.pattern).strip().lower() == "unstructured":
+        args.density = None  # the pruned (and quantized) matrix's own density
+    return m, n, k
 
 
 EXEC_MAX_ELEMENTS = 1 << 26
@@ -131,8 +182,8 @@ def _exec_operands(m, n, k, args):
     if m * k + k * n > EXEC_MAX_ELEMENTS:
         raise InputError(f"--mode exec holds the operands in memory; {m}x{n}x{k} is too large "
                          f"(at most {EXEC_MAX_ELEMENTS} elements of A and B)")
-    if args.dtype not in ("int8", "fp16"):
-        raise InputError(f"--mode exec runs int8 or fp16 operands, got --dtype {args.dtype}")
+    if args.dtype not in ("int8", "fp16", "bf16"):
+        raise InputError(f"--mode exec runs int8, fp16 or bf16 operands, got --dtype {args.dtype}")
     pat = parse_pattern(args.pattern, args.density)
     rng = np.random.default_rng(args.seed)
     if args.dtype == "int8":
@@ -149,4 +200,8 @@ def _exec_operands(m, n, k, args):
     elif pat.is_unstructured:
         a = np.where(rng.random((m, k)) < pat.density, a, 0).astype(a.dtype)
         args.density = float(np.count_nonzero(a)) / a.size
+    if args.dtype == "bf16":
+        from ..operands import to_bf16_bits
+
+        a, b = to_bf16_bits(a), to_bf16_bits(b)
     return a, b

@@ -159,7 +159,8 @@ class Point:
     def sim_key(self) -> tuple:
         """Points with equal sim_key give equal results (shape, not layer name, matters)."""
         p = self.simulated
-        return (p.arch, p.m, p.n, p.k, p.dtype, p.pattern, p.format, p.density, p.mode)
+        real = (p.workload, p.layer) if p.mode == "exec" else ()  # real operands differ by layer
+        return (p.arch, p.m, p.n, p.k, p.dtype, p.pattern, p.format, p.density, p.mode) + real
 
 
 def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES,

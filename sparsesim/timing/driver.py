@@ -176,6 +176,10 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
         if suffix in UNSTRUCTURED_FORMATS:
             format = format or suffix
             pattern = "unstructured"
+    if mode == "exec" and density is None and str(pattern).strip().lower() == "unstructured":
+        from .execdriven import real_density
+
+        density = real_density(a)  # an unstructured operand's density is its own
     pat = parse_pattern(pattern, density)
     fmt = None
     if pat.is_unstructured:
@@ -220,10 +224,12 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
         if need > full_limit:
             raise InputError(f"mode 'full' would simulate {need} CTA-iterations (limit {full_limit}); "
                              f"use mode 'statistical', which fast-forwards them")
+    if exec_data is not None:
+        plan, cycles, busy, events = exec_data.run(plans)
+        return _result(arch, plan, mode, cycles, busy, events, 0, 0, exec_data)
     best = None
     for plan in plans:
-        scales_fn = exec_data.wave_scales(plan) if exec_data is not None else None
-        run = _run_plan(plan, mode, scales_fn)
+        run = _run_plan(plan, mode)
         if best is None or run[0] < best[1][0]:
             best = (plan, run)
     plan, (cycles, busy, events, skipped, simulated) = best
@@ -274,7 +280,6 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
         fast_forwarded_iterations=skipped,
     )
     if exec_data is not None:
-        res.output = exec_data.output
-        res.tile_cycles = exec_data.tile_cycles(plan)
+        exec_data.annotate(res, plan)
     # the clock the board's power limit allows, and the energy at its supply (sparsesim.cost)
     return annotate_cost(res, arch)
