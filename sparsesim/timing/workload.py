@@ -17,6 +17,7 @@ of ``SMs x CTAs-per-SM``.  DRAM traffic comes from a panel-level L2 reuse model
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 from math import ceil
 
 import numpy as np
@@ -265,54 +266,22 @@ def schedule_waves(plan, a_total, b_bytes, c_bytes, a_parts):
     operand that fits in the usable L2 beside the other operand's per-wave working set
     stays resident: each panel is read once, at first touch.  Otherwise a panel the
     previous wave also used hits only if that wave's whole footprint fit in L2.
+
+    The schedule's cost does not grow with the GEMM: waves whose swizzle groups all
+    have the same height repeat with a period set by the raster (see
+    :class:`WaveSchedule`), so only one period of them is evaluated.
     """
     arch = plan.arch
-    sms = arch.sm.count
-    per_wave = sms * plan.ctas_per_sm
+    per_wave = arch.sm.count * plan.ctas_per_sm
     T, Tm, Tn = plan.ctas, plan.tiles_m, plan.tiles_n
     S = min(arch.tiles.raster_group_rows, Tm)
-    n_waves = -(-T // per_wave)
-    a_panel = a_total / Tm
-    b_panel = b_bytes / Tn
     l2_eff = arch.l2.size_mib * 2**20 * arch.l2.usable_fraction
-
-    w = np.arange(n_waves, dtype=np.int64)
-    start = w * per_wave
-    end = np.minimum(start + per_wave, T)
-    rows, cols, first_rows, last_rows, lo, hi, g0, g1 = _wave_panels(start, end, Tm, Tn, S)
-    footprint = rows * a_panel + cols * b_panel
-    prev_fit = np.zeros(n_waves, dtype=bool)
-    prev_fit[1:] = footprint[:-1] <= l2_eff
-
-    # A row panels shared with the previous wave (same swizzle group at the boundary)
-    shared_rows = np.zeros(n_waves, dtype=np.int64)
-    touch = g0[1:] == g1[:-1]
-    shared_rows[1:] = np.where(touch, np.minimum(first_rows[1:], last_rows[:-1]), 0)
-    # B column panels shared with the previous wave (overlap of column hulls)
-    shared_cols = np.zeros(n_waves, dtype=np.int64)
-    ov = np.minimum(hi[1:], hi[:-1]) - np.maximum(lo[1:], lo[:-1]) + 1
-    shared_cols[1:] = np.clip(np.minimum(ov, np.minimum(cols[1:], cols[:-1])), 0, None)
-
-    a_resident = a_total + float((cols * b_panel).max()) <= l2_eff
-    b_resident = b_bytes + float((rows * a_panel).max()) <= l2_eff
-    if a_resident:
-        a_rows_read = rows - shared_rows  # first touches only
-    else:
-        a_rows_read = rows - shared_rows * prev_fit
-    if b_resident:
-        reach = np.maximum.accumulate(hi)
-        prev_reach = np.concatenate(([-1], reach[:-1]))
-        b_cols_read = reach - prev_reach  # first touches: the column frontier advances
-    else:
-        b_cols_read = cols - shared_cols * prev_fit
-    a_reads = np.maximum(a_rows_read, 0).astype(float) * a_panel
-    b_reads = np.maximum(b_cols_read, 0).astype(float) * b_panel
-    tiles_in_wave = (end - start).astype(float)
-    c_wave = tiles_in_wave * (c_bytes / T)
-
-    a_read_total = max(float(a_reads.sum()), float(a_total))
+    sched = WaveSchedule(per_wave, T, Tm, Tn, S, a_total, b_bytes, l2_eff, c_bytes / T,
+                         arch.sm.count, plan.ctas_per_sm)
+    a_reads, b_reads = sched.total_reads()
+    a_read_total = max(a_reads, float(a_total))
     a_factor = a_read_total / a_total if a_total else 0.0
-    b_total_read = max(float(b_reads.sum()), float(b_bytes))
+    b_total_read = max(b_reads, float(b_bytes))
     dram = {
         "a_values": int(round(a_parts["values"] * a_factor)),
         "a_metadata": int(round(a_parts["metadata"] * a_factor)),
@@ -320,21 +289,171 @@ def schedule_waves(plan, a_total, b_bytes, c_bytes, a_parts):
         "c": int(c_bytes),
     }
     dram["total"] = dram["a_values"] + dram["a_metadata"] + dram["b"] + dram["c"]
-    waves = _LazyWaves(start, end, a_reads + b_reads, c_wave, sms, plan.ctas_per_sm)
-    return waves, dram
+    return sched, dram
 
 
-class _LazyWaves:
-    def __init__(self, start, end, reads, c_wave, sms, per_sm):
-        self.start, self.end, self.reads, self.c_wave = start, end, reads, c_wave
+class WaveSchedule:
+    """The waves of a GEMM: ``len``, ``[i]`` (a :class:`WaveSpec`) and :meth:`summary`.
+
+    Per-wave quantities (panels read, L2 reuse with the previous wave) depend on where
+    the wave starts inside its swizzle group.  For waves whose groups all have the full
+    height ``S`` (every group but the last) that is ``start mod S*Tn``, which repeats
+    every ``S*Tn / gcd(per_wave, S*Tn)`` waves; inside the last group (height ``h``) it
+    repeats every ``h / gcd(per_wave, h)`` waves.  Sums and maxima over a run of such
+    waves are taken over one period; up to ``DIRECT_WAVES`` waves are simply evaluated
+    all at once, in the same order as always.
+    """
+
+    DIRECT_WAVES = 1 << 16
+    CHUNK = 1 << 16
+    MAX_EVALUATED = 1 << 23  # waves evaluated explicitly for one schedule
+
+    def __init__(self, per_wave, T, Tm, Tn, S, a_total, b_bytes, l2_eff, c_per_tile, sms, per_sm):
+        self.per_wave, self.T, self.Tm, self.Tn, self.S = per_wave, T, Tm, Tn, S
+        self.a_panel, self.b_panel = a_total / Tm, b_bytes / Tn
+        self.l2_eff, self.c_per_tile = l2_eff, c_per_tile
         self.sms, self.per_sm = sms, per_sm
+        self.n = -(-T // per_wave)
+        self.evaluated = 0
+        self.a_resident = self.b_resident = None  # decided from the maxima below
+        self._cache = {}
+        rows_max, cols_max, self.hi_max = self._maxima(0, self.n)
+        self.a_resident = a_total + float(cols_max * self.b_panel) <= l2_eff
+        self.b_resident = b_bytes + float(rows_max * self.a_panel) <= l2_eff
+        if self.n <= self.DIRECT_WAVES:
+            self._all = self._eval(0, self.n, -1)
 
+    # ---------------------------------------------------------------- evaluation
+    def _eval(self, a, b, reach_before):
+        """Arrays for waves a..b-1 (rows, cols, hi, A bytes, B bytes, C bytes); ``reach_before``
+        is the highest tile column of the waves before a (-1 for none)."""
+        self.evaluated += b - a
+        if self.evaluated > self.MAX_EVALUATED:
+            from ..errors import LimitError
+
+            raise LimitError(f"the wave schedule of this GEMM ({self.n} waves of {self.per_wave} CTAs, "
+                             f"{self.Tn} tile columns) needs more than {self.MAX_EVALUATED} waves evaluated; "
+                             "split the GEMM along n (docs/limits.md)")
+        k = 1 if a > 0 else 0
+        w = np.arange(a - k, b, dtype=np.int64)
+        start = w * self.per_wave
+        end = np.minimum(start + self.per_wave, self.T)
+        rows, cols, first_rows, last_rows, lo, hi, g0, g1 = _wave_panels(start, end, self.Tm, self.Tn, self.S)
+        footprint = rows * self.a_panel + cols * self.b_panel
+        L = len(w)
+        prev_fit = np.zeros(L, dtype=bool)
+        prev_fit[1:] = footprint[:-1] <= self.l2_eff
+        # A row panels shared with the previous wave (same swizzle group at the boundary)
+        shared_rows = np.zeros(L, dtype=np.int64)
+        touch = g0[1:] == g1[:-1]
+        shared_rows[1:] = np.where(touch, np.minimum(first_rows[1:], last_rows[:-1]), 0)
+        # B column panels shared with the previous wave (overlap of column hulls)
+        shared_cols = np.zeros(L, dtype=np.int64)
+        ov = np.minimum(hi[1:], hi[:-1]) - np.maximum(lo[1:], lo[:-1]) + 1
+        shared_cols[1:] = np.clip(np.minimum(ov, np.minimum(cols[1:], cols[:-1])), 0, None)
+        rows, cols, hi, prev_fit = rows[k:], cols[k:], hi[k:], prev_fit[k:]
+        shared_rows, shared_cols = shared_rows[k:], shared_cols[k:]
+        if self.a_resident:
+            a_rows_read = rows - shared_rows  # first touches only
+        else:
+            a_rows_read = rows - shared_rows * prev_fit
+        if self.b_resident:
+            reach = np.maximum.accumulate(np.concatenate(([reach_before], hi)))
+            b_cols_read = reach[1:] - reach[:-1]  # first touches: the column frontier advances
+        else:
+            b_cols_read = cols - shared_cols * prev_fit
+        a_reads = np.maximum(a_rows_read, 0).astype(float) * self.a_panel
+        b_reads = np.maximum(b_cols_read, 0).astype(float) * self.b_panel
+        c_wave = (end[k:] - start[k:]).astype(float) * self.c_per_tile
+        return rows, cols, hi, a_reads, b_reads, c_wave
+
+    def _segments(self, a, b):
+        """Split waves a..b-1 into runs ``(lo, hi, period)``; period None: evaluate every wave."""
+        n, p, SG, S = self.n, self.per_wave, self.S * self.Tn, self.S
+        g_last = (self.Tm - 1) // S
+        h_last = self.Tm - g_last * S
+        # waves 1 .. a_end-1 touch only full-height groups (and so does the wave before them)
+        a_end = max(1, -(-(g_last * SG - p + 1) // p))
+        # waves b_start .. n-2 lie in the last group, and so does the wave before them
+        b_start = -(-(g_last * SG) // p) + 1
+        # disjoint runs: wave 0 | full-height groups | the step into the last group | inside it | last wave
+        e1 = min(1, n)
+        e_a = max(e1, min(a_end, n - 1))
+        e_t = max(e_a, min(b_start, n - 1))
+        e_b = max(e_t, n - 1)
+        runs = [(0, e1, None), (e1, e_a, SG // math.gcd(p, SG)), (e_a, e_t, None),
+                (e_t, e_b, h_last // math.gcd(p, h_last)), (e_b, n, None)]
+        out = []
+        for lo, hi, period in runs:
+            lo, hi = max(lo, a), min(hi, b)
+            if lo < hi:
+                out.append((lo, hi, period))
+        return out
+
+    def _over(self, a, b, reach_before, fold):
+        """Fold the per-wave arrays of waves a..b-1, one period of each periodic run."""
+        acc = None
+        for lo, hi, period in self._segments(a, b):
+            count = hi - lo
+            if period is None or count <= 2 * period or count <= self.CHUNK:
+                parts = [(x, min(x + self.CHUNK, hi), 1) for x in range(lo, hi, self.CHUNK)]
+            else:
+                q = count // period
+                parts = [(x, min(x + self.CHUNK, lo + period), q) for x in range(lo, lo + period, self.CHUNK)]
+                parts += [(x, min(x + self.CHUNK, hi), 1) for x in range(lo + q * period, hi, self.CHUNK)]
+            for x0, x1, times in parts:
+                acc = fold(acc, self._eval(x0, x1, reach_before), times)
+        return acc
+
+    def _maxima(self, a, b):
+        def fold(acc, arrs, times):
+            rows, cols, hi = arrs[:3]
+            m = (int(rows.max()), int(cols.max()), int(hi.max())) if len(rows) else (0, 0, -1)
+            return m if acc is None else tuple(max(x, y) for x, y in zip(acc, m))
+
+        return self._over(a, b, -1, fold) or (0, 0, -1)
+
+    def _reach(self, i):
+        """Highest tile column touched by waves 0..i (-1 for i < 0)."""
+        if i < 0:
+            return -1
+        if i not in self._cache:
+            self._cache[i] = self._maxima(0, i + 1)[2]
+        return self._cache[i]
+
+    def total_reads(self):
+        """DRAM bytes of A and of B read by all waves."""
+        if self.n <= self.DIRECT_WAVES:
+            return float(self._all[3].sum()), float(self._all[4].sum())
+
+        def fold(acc, arrs, times):
+            s = (times * float(arrs[3].sum()), times * float(arrs[4].sum()))
+            return s if acc is None else (acc[0] + s[0], acc[1] + s[1])
+
+        a_sum, b_sum = self._over(0, self.n, -1, fold)
+        if self.b_resident:
+            b_sum = (self.hi_max + 1) * self.b_panel  # every column panel once
+        return a_sum, b_sum
+
+    def _wave(self, i):
+        """(CTAs, DRAM read bytes, C bytes) of wave i."""
+        if self.n <= self.DIRECT_WAVES:
+            _, _, _, ar, br, cw = self._all
+            return ar[i] + br[i], cw[i]
+        _, _, _, ar, br, cw = self._eval(i, i + 1, self._reach(i - 1))
+        return float(ar[0] + br[0]), float(cw[0])
+
+    # ---------------------------------------------------------------- the waves
     def __len__(self):
-        return len(self.start)
+        return self.n
 
     def __getitem__(self, i):
-        n = int(self.end[i] - self.start[i])
-        return WaveSpec(n, wave_groups(n, self.sms, self.per_sm), float(self.reads[i]), float(self.c_wave[i]))
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        start = i * self.per_wave
+        ctas = int(min(start + self.per_wave, self.T) - start)
+        reads, c = self._wave(i)
+        return WaveSpec(ctas, wave_groups(ctas, self.sms, self.per_sm), float(reads), float(c))
 
     def __iter__(self):
         for i in range(len(self)):
@@ -350,7 +469,13 @@ class _LazyWaves:
         mid = n - 2
         if mid <= 0:
             return [(first, 1), (last, 1)]
-        reads = float(self.reads[1:n - 1].mean())
-        cw = float(self.c_wave[1:n - 1].mean())
+        if n <= self.DIRECT_WAVES:
+            _, _, _, ar, br, cw = self._all
+            reads = float((ar[1:n - 1] + br[1:n - 1]).mean())
+            c_mid = float(cw[1:n - 1].mean())
+        else:
+            a_sum, b_sum = self.total_reads()
+            reads = (a_sum + b_sum - first.dram_read_bytes - last.dram_read_bytes) / mid
+            c_mid = (self.c_per_tile * self.T - first.c_bytes - last.c_bytes) / mid
         m0 = self[1]
-        return [(first, 1), (WaveSpec(m0.ctas, m0.groups, reads, cw), mid), (last, 1)]
+        return [(first, 1), (WaveSpec(m0.ctas, m0.groups, reads, c_mid), mid), (last, 1)]
