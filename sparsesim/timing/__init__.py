@@ -9,6 +9,7 @@ schedule, L2 reuse), :mod:`.statistical` the per-slice density model,
 """
 
 from .driver import MODES, register_simulator, simulate
+from .limits import Limits
 from .result import SimResult
 
-__all__ = ["simulate", "register_simulator", "SimResult", "MODES"]
+__all__ = ["simulate", "register_simulator", "SimResult", "MODES", "Limits"]

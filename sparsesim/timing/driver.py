@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..arch import load_arch
 from ..arch.schema import DTYPES
 from ..errors import InputError, PatternError
 from ..patterns import parse_pattern
 from .engine import UNITS, estimate_cycles, simulate_wave
+from .limits import Limits, check_dims, check_exec, check_full, resolve
 from .result import SimResult
 from .statistical import slowest_tile_factor
 from .workload import build_plan
@@ -44,12 +47,6 @@ RANK_SLACK = 0.03
 MAX_SIMULATED_TILES = 3
 UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
 NM_ENCODINGS = ("index", "combinatorial", "bitmask")
-
-
-def _check_dims(m, n, k):
-    for name, v in (("m", m), ("n", n), ("k", k)):
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise InputError(f"GEMM dimension {name} must be a positive int, got {v!r}")
 
 
 def _pick_tiles(arch, tile):
@@ -114,7 +111,7 @@ def _run_plan(plan, mode, scales_by_wave=None):
 
 
 def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", format=None,
-             encoding=None, tile=None, a=None, b=None, full_limit=None):
+             encoding=None, tile=None, a=None, b=None, full_limit=None, limits: Limits | None = None):
     """Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k.
 
     ``arch``: config name, path or loaded arch.  ``dtype``: int8, fp8, fp16 or bf16.
@@ -128,11 +125,19 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     by default the candidates ranked best by an analytical estimate (the two best, and
     a third within 3% of the best) are simulated and the fastest is kept, as a library's
     autotuner would.
-    ``full_limit``: in mode "full", refuse (InputError) GEMMs needing more than this
-    many simulated wave-iterations (the full simulation's cost grows with the GEMM).
+    ``limits``: a :class:`~sparsesim.timing.limits.Limits` (docs/limits.md): largest
+    dimension and operand, wave-iterations of mode "full", memory and multiply-adds of
+    mode "exec"; ``full_limit`` overrides ``limits.full_wave_iterations``.  A request
+    above a limit raises :class:`~sparsesim.errors.LimitError` before any work starts.
     Returns a :class:`~sparsesim.timing.result.SimResult`.
     """
+    limits = resolve(limits)
+    if full_limit is not None:
+        limits = resolve(dataclasses.replace(limits, full_wave_iterations=full_limit))
     arch = load_arch(arch)
+    m, n, k = check_dims(m, n, k, limits)
+    if not isinstance(mode, str) or mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     kind = getattr(arch, "kind", None)
     if kind != "gpu":
         fn = _simulator_for(kind)
@@ -142,10 +147,7 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
                 f"(sparsesim.timing.register_simulator)")
         return fn(arch, m, n, k, dtype, pattern, density=density, mode=mode, format=format,
                   encoding=encoding, tile=tile, a=a, b=b)
-    _check_dims(m, n, k)
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if not arch.supports(dtype):
         have = ", ".join(arch.tensor_core.dense_macs_per_cycle)
@@ -153,21 +155,21 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     if isinstance(pattern, str) and pattern.strip().lower().startswith("unstructured:"):
         suffix = pattern.strip().lower().split(":", 1)[1]
         if suffix in UNSTRUCTURED_FORMATS:
-            format = format or suffix
+            format = suffix if format is None else format
             pattern = "unstructured"
     pat = parse_pattern(pattern, density)
     fmt = None
     if pat.is_unstructured:
-        fmt = format or "csr"
-        if fmt not in UNSTRUCTURED_FORMATS:
+        fmt = "csr" if format is None else format
+        if not isinstance(fmt, str) or fmt not in UNSTRUCTURED_FORMATS:
             raise InputError(f"format must be one of {', '.join(UNSTRUCTURED_FORMATS)}, got {fmt!r}")
         if encoding is not None:
             raise InputError("encoding= applies to N:M operands; use format= for unstructured ones")
     elif pat.is_nm:
         if format is not None:
             raise PatternError(f"format={format!r} applies to unstructured operands, not to {pat}")
-        fmt = encoding or "index"
-        if fmt not in NM_ENCODINGS:
+        fmt = "index" if encoding is None else encoding
+        if not isinstance(fmt, str) or fmt not in NM_ENCODINGS:
             raise InputError(f"encoding must be one of {', '.join(NM_ENCODINGS)}, got {fmt!r}")
     elif format is not None or encoding is not None:
         raise InputError("dense operands take no format or encoding")
@@ -176,6 +178,7 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     if mode == "exec":
         from .execdriven import prepare_exec
 
+        check_exec(m, n, k, limits)
         exec_data = prepare_exec(arch, m, n, k, dtype, pat, a, b)
     elif a is not None or b is not None:
         raise InputError("operand arrays a= and b= are used only with mode='exec'")
@@ -190,11 +193,8 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
         plans = [p for j, (e, _, p) in enumerate(est)
                  if j < 2 or (j < MAX_SIMULATED_TILES and e <= est[0][0] * (1.0 + RANK_SLACK))]
 
-    if mode == "full" and full_limit is not None:
-        need = max(len(p.waves) * p.k_iters for p in plans)
-        if need > full_limit:
-            raise InputError(f"mode 'full' would simulate {need} wave-iterations (limit {full_limit}); "
-                             f"use mode 'statistical', which fast-forwards them")
+    if mode == "full":
+        check_full(max(len(p.waves) * p.k_iters for p in plans), limits)
     best = None
     for plan in plans:
         scales_fn = exec_data.wave_scales(plan) if exec_data is not None else None
