@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from ._types import integer
+
 import argparse
 import json
+import re
 import sys
 
 from ..errors import InputError
 
+_GEMM = re.compile(r"\s*([0-9]{1,30})[x*]([0-9]{1,30})[x*]([0-9]{1,30})\s*", re.ASCII | re.IGNORECASE)
+
 
 def _gemm(text: str):
-    parts = text.lower().replace("*", "x").split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--gemm {text!r}: expected MxNxK with integers, e.g. 4096x4096x4096") from None
+    found = _GEMM.fullmatch(text)
+    dims = tuple(int(x) for x in found.groups()) if found else ()
     if len(dims) != 3 or min(dims) <= 0:
-        raise argparse.ArgumentTypeError(f"--gemm {text!r}: expected three positive sizes MxNxK")
+        raise argparse.ArgumentTypeError(
+            f"--gemm {text!r}: expected three positive sizes MxNxK in digits 0-9, e.g. 4096x4096x4096")
     return dims
 
 
@@ -39,7 +42,9 @@ def register(subparsers) -> None:
     p.add_argument("--mode", default="statistical", choices=("statistical", "full", "exec"),
                    help="statistical (fast-forwarded, default), full (every event) or exec "
                         "(random int8/fp16 operands with the pattern, run through the functional kernels)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the exec-mode operands")
+    p.add_argument("--seed", type=integer, default=0, help="random seed of the exec-mode operands (>= 0)")
+    p.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                   help="raise a resource limit (docs/limits.md): full_wave_iterations, exec_bytes, exec_macs")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_simulate)
 
@@ -66,15 +71,17 @@ def _archs(args) -> int:
 
 def _simulate(args) -> int:
     from ..timing import simulate
+    from ..timing.limits import parse_overrides
 
     m, n, k = args.gemm
+    limits = parse_overrides(args.limit)
+    if args.seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {args.seed}")
     extra = {}
-    if args.mode == "full":
-        extra["full_limit"] = FULL_LIMIT
     if args.mode == "exec":
-        extra["a"], extra["b"] = _exec_operands(m, n, k, args)
+        extra["a"], extra["b"] = _exec_operands(m, n, k, args, limits)
     res = simulate(args.arch, m, n, k, args.dtype, args.pattern, density=args.density,
-                   mode=args.mode, format=args.format, encoding=args.encoding, **extra)
+                   mode=args.mode, format=args.format, encoding=args.encoding, limits=limits, **extra)
     if args.json:
         print(json.dumps(res.to_dict(), indent=2))
         return 0
@@ -100,19 +107,15 @@ def _simulate(args) -> int:
     return 0
 
 
-EXEC_MAX_ELEMENTS = 1 << 26
-FULL_LIMIT = 20000  # wave-iterations: about a minute of event-by-event simulation
-
-
-def _exec_operands(m, n, k, args):
+def _exec_operands(m, n, k, args, limits):
     """Random operands for --mode exec: A drawn with the pattern, B dense."""
     import numpy as np
 
     from ..patterns import parse_pattern
+    from ..timing.limits import check_dims, check_exec
 
-    if m * k + k * n > EXEC_MAX_ELEMENTS:
-        raise InputError(f"--mode exec holds the operands in memory; {m}x{n}x{k} is too large "
-                         f"(at most {EXEC_MAX_ELEMENTS} elements of A and B)")
+    check_dims(m, n, k, limits)
+    check_exec(m, n, k, limits)  # before the operands are drawn
     if args.dtype not in ("int8", "fp16"):
         raise InputError(f"--mode exec runs int8 or fp16 operands, got --dtype {args.dtype}")
     pat = parse_pattern(args.pattern, args.density)
