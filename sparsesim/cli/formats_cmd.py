@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._types import real
+
 import json
 import re
 import zipfile
@@ -45,7 +47,7 @@ def register(sub) -> None:
     p.add_argument("--shape", default="4096x4096", help="MxK of the sparse operand (default 4096x4096)")
     p.add_argument("--dtype", action="append", help="element dtype(s): int8, fp8, fp16, bf16, fp32 (repeatable)")
     p.add_argument("--pattern", action="append", help="patterns (repeatable; default dense, 2:4, 4:8)")
-    p.add_argument("--density", type=float, default=0.5, help="density for unstructured formats (default 0.5)")
+    p.add_argument("--density", type=real, default=0.5, help="density for unstructured formats (default 0.5)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_traffic)
 

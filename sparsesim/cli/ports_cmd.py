@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._types import integer
+from ._types import integer, real
 
 import argparse
 import json
@@ -59,7 +59,7 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--iterations", type=integer, default=96,
                    help=f"loop iterations simulated (default 96, 8 .. {MAX_ITERATIONS})")
-    p.add_argument("--ghz", type=float, default=None,
+    p.add_argument("--ghz", type=real, default=None,
                    help="clock for TOPS figures (default: the config's all-core AVX-512 turbo)")
     p.add_argument("--cores", type=integer, default=None, help="cores used (default: all of one socket)")
     p.add_argument("--gemm", type=_gemm, default=None, metavar="MxNxK",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._types import integer
+from ._types import integer, real
 
 import argparse
 import json
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--gemm", required=True, type=_gemm, metavar="MxNxK", help="GEMM shape, e.g. 4096x4096x4096")
     p.add_argument("--dtype", default="fp16", help="int8, fp8, fp16 or bf16 (default fp16)")
     p.add_argument("--pattern", default="dense", help="dense, N:M (e.g. 2:4) or unstructured")
-    p.add_argument("--density", type=float, default=None, help="density of an unstructured A")
+    p.add_argument("--density", type=real, default=None, help="density of an unstructured A")
     p.add_argument("--format", default=None, help="stored format of an unstructured A: csr, csb, bitmask")
     p.add_argument("--encoding", default=None, help="metadata encoding of an N:M A: index, combinatorial, bitmask")
     p.add_argument("--mode", default="statistical", choices=("statistical", "full", "exec"),
