@@ -8,11 +8,9 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import fuzzlib  # noqa: F401 - registers the entry points
-from fuzzlib.pytest_support import check_seed, entries
+from fuzzlib.pytest_support import contract, entries
 from sparsesim import FormatError, InputError, LimitError, PatternError, SparsesimError
 
 # cheap entry points get more examples; those with a slow reference or a simulation fewer
@@ -23,13 +21,7 @@ EXAMPLES = {"timing.simulate": 12, "masks.*": 12, "formats.to_cutlass": 10, "for
 
 @pytest.mark.parametrize("name", entries("api"))
 def test_contract(name):
-    @settings(max_examples=EXAMPLES.get(name, 30), deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(st.integers(0, 2**32 - 1))
-    def run(seed):
-        check_seed(name, seed)
-
-    run()
+    contract(name, EXAMPLES.get(name, 30))
 
 
 # ------------------------------------------------------------------ wrong results found

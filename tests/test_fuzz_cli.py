@@ -6,25 +6,17 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import fuzzlib  # noqa: F401 - registers the entry points
 from fuzzlib.core import invoke
-from fuzzlib.pytest_support import check_seed, entries
+from fuzzlib.pytest_support import contract, entries
 
 EXAMPLES = {"cli simulate": 10, "cli ports": 8, "cli masks": 6}
 
 
 @pytest.mark.parametrize("name", entries("cli"))
 def test_contract(name):
-    @settings(max_examples=EXAMPLES.get(name, 15), deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(st.integers(0, 2**32 - 1))
-    def run(seed):
-        check_seed(name, seed)
-
-    run()
+    contract(name, EXAMPLES.get(name, 15))
 
 
 def _refused(argv, *words):

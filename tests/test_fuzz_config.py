@@ -3,11 +3,9 @@
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import fuzzlib  # noqa: F401 - registers the entry points
-from fuzzlib.pytest_support import check_seed, entries
+from fuzzlib.pytest_support import contract, entries
 from sparsesim import ConfigError
 from sparsesim.arch import derive, load_arch
 from sparsesim.arch.load import MAX_BASE_DEPTH
@@ -15,13 +13,7 @@ from sparsesim.arch.load import MAX_BASE_DEPTH
 
 @pytest.mark.parametrize("name", entries("config"))
 def test_contract(name):
-    @settings(max_examples=25, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(st.integers(0, 2**32 - 1))
-    def run(seed):
-        check_seed(name, seed)
-
-    run()
+    contract(name, 25)
 
 
 def _derived(tmp_path, text: bytes, name="top"):

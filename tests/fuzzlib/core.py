@@ -104,6 +104,11 @@ def run_api_case(e: Entry, case: Case) -> Outcome:
         return Outcome("other_exception", f"RecursionError at {_where(exc)}")
     except Exception as exc:  # noqa: BLE001 - the point of the contract
         return Outcome("other_exception", f"{type(exc).__name__}: {str(exc)[:120]} at {_where(exc)}")
+    return _accepted(e, case, res)
+
+
+def _accepted(e: Entry, case: Case, res) -> Outcome:
+    """Outcome of a call that returned normally (for the CLI: exit status 0)."""
     if case.valid is False:
         return Outcome("invalid_accepted", case.kind)
     if e.check is not None:
@@ -157,16 +162,7 @@ def run_cli_case(e: Entry, case: Case) -> Outcome:
     if run.exc is not None:
         return Outcome("cli_traceback", f"{type(run.exc).__name__}: {str(run.exc)[:120]} at {_where(run.exc)}")
     if run.code == 0:
-        if case.valid is False:
-            return Outcome("invalid_accepted", case.kind)
-        if e.check is not None:
-            try:
-                bad = e.check(case, run)
-            except Exception as exc:  # noqa: BLE001
-                bad = f"the check failed: {type(exc).__name__}: {exc}"
-            if bad:
-                return Outcome("wrong_result", f"{case.kind}: {bad}"[:300])
-        return Outcome("ok")
+        return _accepted(e, case, run)
     if run.code == 2 and _one_error_line(run.err):
         return Outcome("valid_refused" if case.valid is True else "refused", run.err.strip().splitlines()[-1][:200])
     return Outcome("cli_bad_exit", f"exit {run.code}, stderr {run.err.strip()[-200:]!r}")
