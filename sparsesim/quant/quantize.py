@@ -186,7 +186,7 @@ def quantize_weights(w, qw, axis: int = -1) -> np.ndarray:
 def quantize_bias(b, qa, qw) -> np.ndarray:
     """``b_s32 = round(Qa * Qw * b)`` (``qw`` scalar or per output channel)."""
     arr = _finite(b, "bias")
-    v = np.rint(arr * _positive_scale(qa, "Qa") * _positive_scale(qw, "Qw"))
+    v = np.rint(arr * _broadcastable(_positive_scale(qa, "Qa") * _positive_scale(qw, "Qw"), arr, "Qw"))
     if (np.abs(v) > 2**31 - 1).any():
         raise InputError("quantized bias does not fit in s32; the activation or weight range is too small")
     return v.astype(np.int32)

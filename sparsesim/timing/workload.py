@@ -301,12 +301,14 @@ class WaveSchedule:
     every ``S*Tn / gcd(per_wave, S*Tn)`` waves; inside the last group (height ``h``) it
     repeats every ``h / gcd(per_wave, h)`` waves.  Sums and maxima over a run of such
     waves are taken over one period; up to ``DIRECT_WAVES`` waves are simply evaluated
-    all at once, in the same order as always.
+    all at once, in the same order as always.  The work therefore grows with the tile
+    columns (``S*Tn``), not with m; a schedule that would need more than
+    ``MAX_EVALUATED`` waves evaluated is refused before any is.
     """
 
     DIRECT_WAVES = 1 << 16
     CHUNK = 1 << 16
-    MAX_EVALUATED = 1 << 23  # waves evaluated explicitly for one schedule
+    MAX_EVALUATED = 1 << 21
 
     def __init__(self, per_wave, T, Tm, Tn, S, a_total, b_bytes, l2_eff, c_per_tile, sms, per_sm):
         self.per_wave, self.T, self.Tm, self.Tn, self.S = per_wave, T, Tm, Tn, S
@@ -314,26 +316,30 @@ class WaveSchedule:
         self.l2_eff, self.c_per_tile = l2_eff, c_per_tile
         self.sms, self.per_sm = sms, per_sm
         self.n = -(-T // per_wave)
-        self.evaluated = 0
-        self.a_resident = self.b_resident = None  # decided from the maxima below
-        self._cache = {}
-        rows_max, cols_max, self.hi_max = self._maxima(0, self.n)
-        self.a_resident = a_total + float(cols_max * self.b_panel) <= l2_eff
-        self.b_resident = b_bytes + float(rows_max * self.a_panel) <= l2_eff
+        self._reach_cache = {-1: -1}
         if self.n <= self.DIRECT_WAVES:
-            self._all = self._eval(0, self.n, -1)
+            self._all = self._eval(0, self.n)
+            rows, cols, hi = self._all[:3]
+            maxima = (int(rows.max()), int(cols.max()), int(hi.max()))
+        else:
+            self._check_cost()
+            maxima, sums = self._one_pass()
+        self.hi_max = maxima[2]
+        self.a_resident = a_total + float(maxima[1] * self.b_panel) <= l2_eff
+        self.b_resident = b_bytes + float(maxima[0] * self.a_panel) <= l2_eff
+        if self.n <= self.DIRECT_WAVES:
+            self._reads = self._wave_reads(self._all, -1)
+            self._totals = (float(self._reads[0].sum()), float(self._reads[1].sum()))
+        else:
+            a_res, a_shared, b_shared = sums
+            b_sum = (self.hi_max + 1) * self.b_panel if self.b_resident else b_shared  # every column once
+            self._totals = (a_res if self.a_resident else a_shared, b_sum)
 
     # ---------------------------------------------------------------- evaluation
-    def _eval(self, a, b, reach_before):
-        """Arrays for waves a..b-1 (rows, cols, hi, A bytes, B bytes, C bytes); ``reach_before``
-        is the highest tile column of the waves before a (-1 for none)."""
-        self.evaluated += b - a
-        if self.evaluated > self.MAX_EVALUATED:
-            from ..errors import LimitError
-
-            raise LimitError(f"the wave schedule of this GEMM ({self.n} waves of {self.per_wave} CTAs, "
-                             f"{self.Tn} tile columns) needs more than {self.MAX_EVALUATED} waves evaluated; "
-                             "split the GEMM along n (docs/limits.md)")
+    def _eval(self, a, b):
+        """Per-wave arrays of waves a..b-1: rows, cols, hi (highest tile column), A row and
+        B column panels shared with the previous wave, whether the previous wave fit in L2,
+        C bytes."""
         k = 1 if a > 0 else 0
         w = np.arange(a - k, b, dtype=np.int64)
         start = w * self.per_wave
@@ -351,8 +357,13 @@ class WaveSchedule:
         shared_cols = np.zeros(L, dtype=np.int64)
         ov = np.minimum(hi[1:], hi[:-1]) - np.maximum(lo[1:], lo[:-1]) + 1
         shared_cols[1:] = np.clip(np.minimum(ov, np.minimum(cols[1:], cols[:-1])), 0, None)
-        rows, cols, hi, prev_fit = rows[k:], cols[k:], hi[k:], prev_fit[k:]
-        shared_rows, shared_cols = shared_rows[k:], shared_cols[k:]
+        c_wave = (end - start).astype(float) * self.c_per_tile
+        return tuple(x[k:] for x in (rows, cols, hi, shared_rows, shared_cols, prev_fit, c_wave))
+
+    def _wave_reads(self, parts, reach_before):
+        """DRAM bytes of A and of B each wave reads; ``reach_before`` is the highest tile
+        column of the waves before (-1 for none)."""
+        rows, cols, hi, shared_rows, shared_cols, prev_fit, _ = parts
         if self.a_resident:
             a_rows_read = rows - shared_rows  # first touches only
         else:
@@ -364,8 +375,7 @@ class WaveSchedule:
             b_cols_read = cols - shared_cols * prev_fit
         a_reads = np.maximum(a_rows_read, 0).astype(float) * self.a_panel
         b_reads = np.maximum(b_cols_read, 0).astype(float) * self.b_panel
-        c_wave = (end[k:] - start[k:]).astype(float) * self.c_per_tile
-        return rows, cols, hi, a_reads, b_reads, c_wave
+        return a_reads, b_reads
 
     def _segments(self, a, b):
         """Split waves a..b-1 into runs ``(lo, hi, period)``; period None: evaluate every wave."""
@@ -390,58 +400,63 @@ class WaveSchedule:
                 out.append((lo, hi, period))
         return out
 
-    def _over(self, a, b, reach_before, fold):
-        """Fold the per-wave arrays of waves a..b-1, one period of each periodic run."""
-        acc = None
-        for lo, hi, period in self._segments(a, b):
-            count = hi - lo
-            if period is None or count <= 2 * period or count <= self.CHUNK:
-                parts = [(x, min(x + self.CHUNK, hi), 1) for x in range(lo, hi, self.CHUNK)]
-            else:
-                q = count // period
-                parts = [(x, min(x + self.CHUNK, lo + period), q) for x in range(lo, lo + period, self.CHUNK)]
-                parts += [(x, min(x + self.CHUNK, hi), 1) for x in range(lo + q * period, hi, self.CHUNK)]
-            for x0, x1, times in parts:
-                acc = fold(acc, self._eval(x0, x1, reach_before), times)
-        return acc
+    def _parts(self, lo, hi, period):
+        """``(a, b, times)`` pieces of a run: every wave, or one period counted ``times``."""
+        count = hi - lo
+        if period is None or count <= 2 * period or count <= self.CHUNK:
+            return [(x, min(x + self.CHUNK, hi), 1) for x in range(lo, hi, self.CHUNK)]
+        q = count // period
+        return ([(x, min(x + self.CHUNK, lo + period), q) for x in range(lo, lo + period, self.CHUNK)]
+                + [(x, min(x + self.CHUNK, hi), 1) for x in range(lo + q * period, hi, self.CHUNK)])
 
-    def _maxima(self, a, b):
-        def fold(acc, arrs, times):
-            rows, cols, hi = arrs[:3]
-            m = (int(rows.max()), int(cols.max()), int(hi.max())) if len(rows) else (0, 0, -1)
-            return m if acc is None else tuple(max(x, y) for x, y in zip(acc, m))
+    def _check_cost(self):
+        cost = sum(b - a for run in self._segments(0, self.n) for a, b, _ in self._parts(*run))
+        if cost > self.MAX_EVALUATED:
+            from ..errors import LimitError
 
-        return self._over(a, b, -1, fold) or (0, 0, -1)
+            raise LimitError(f"the wave schedule of this GEMM ({self.n} waves of {self.per_wave} CTAs over "
+                             f"{self.Tn} tile columns) needs {cost} waves evaluated, above {self.MAX_EVALUATED}; "
+                             "split the GEMM along n (docs/limits.md)")
+
+    def _one_pass(self):
+        """Maxima (rows, cols, hi) and the A/B read sums under either residency, in one pass;
+        records the column reach before the last wave."""
+        mx = [0, 0, -1]
+        a_res = a_shared = b_shared = 0.0
+        for lo, hi_w, period in self._segments(0, self.n):
+            for a, b, times in self._parts(lo, hi_w, period):
+                rows, cols, hi, sr, sc, fit, _ = self._eval(a, b)
+                mx = [max(mx[0], int(rows.max())), max(mx[1], int(cols.max())), max(mx[2], int(hi.max()))]
+                a_res += times * float((np.maximum(rows - sr, 0) * self.a_panel).sum())
+                a_shared += times * float((np.maximum(rows - sr * fit, 0) * self.a_panel).sum())
+                b_shared += times * float((np.maximum(cols - sc * fit, 0) * self.b_panel).sum())
+                if a == 0:
+                    self._reach_cache[0] = int(hi[0])
+            if hi_w <= self.n - 1:
+                self._reach_cache[self.n - 2] = mx[2]  # every run before the last wave
+        return tuple(mx), (a_res, a_shared, b_shared)
 
     def _reach(self, i):
         """Highest tile column touched by waves 0..i (-1 for i < 0)."""
-        if i < 0:
-            return -1
-        if i not in self._cache:
-            self._cache[i] = self._maxima(0, i + 1)[2]
-        return self._cache[i]
+        if i not in self._reach_cache:
+            hi_max = -1
+            for run in self._segments(0, i + 1):
+                for a, b, _ in self._parts(*run):
+                    hi_max = max(hi_max, int(self._eval(a, b)[2].max()))
+            self._reach_cache[i] = hi_max
+        return self._reach_cache[i]
 
     def total_reads(self):
         """DRAM bytes of A and of B read by all waves."""
-        if self.n <= self.DIRECT_WAVES:
-            return float(self._all[3].sum()), float(self._all[4].sum())
-
-        def fold(acc, arrs, times):
-            s = (times * float(arrs[3].sum()), times * float(arrs[4].sum()))
-            return s if acc is None else (acc[0] + s[0], acc[1] + s[1])
-
-        a_sum, b_sum = self._over(0, self.n, -1, fold)
-        if self.b_resident:
-            b_sum = (self.hi_max + 1) * self.b_panel  # every column panel once
-        return a_sum, b_sum
+        return self._totals
 
     def _wave(self, i):
-        """(CTAs, DRAM read bytes, C bytes) of wave i."""
+        """(DRAM read bytes, C bytes) of wave i."""
         if self.n <= self.DIRECT_WAVES:
-            _, _, _, ar, br, cw = self._all
-            return ar[i] + br[i], cw[i]
-        _, _, _, ar, br, cw = self._eval(i, i + 1, self._reach(i - 1))
-        return float(ar[0] + br[0]), float(cw[0])
+            return self._reads[0][i] + self._reads[1][i], self._all[6][i]
+        parts = self._eval(i, i + 1)
+        ar, br = self._wave_reads(parts, self._reach(i - 1))
+        return float(ar[0] + br[0]), float(parts[6][0])
 
     # ---------------------------------------------------------------- the waves
     def __len__(self):
@@ -470,11 +485,11 @@ class WaveSchedule:
         if mid <= 0:
             return [(first, 1), (last, 1)]
         if n <= self.DIRECT_WAVES:
-            _, _, _, ar, br, cw = self._all
+            ar, br = self._reads
             reads = float((ar[1:n - 1] + br[1:n - 1]).mean())
-            c_mid = float(cw[1:n - 1].mean())
+            c_mid = float(self._all[6][1:n - 1].mean())
         else:
-            a_sum, b_sum = self.total_reads()
+            a_sum, b_sum = self._totals
             reads = (a_sum + b_sum - first.dram_read_bytes - last.dram_read_bytes) / mid
             c_mid = (self.c_per_tile * self.T - first.c_bytes - last.c_bytes) / mid
         m0 = self[1]

@@ -125,7 +125,7 @@ def gen_weights(rng, m, finite_share=0.9):
     r = rng.random()
     if r < 0.07:
         w, label = odd_matrix(rng, (rows, k))
-        return w, label, False
+        return w, label, None if label == "longdouble" else False
     dt = pick(rng, INT_DTYPES + FLOAT_DTYPES + [np.int64, np.uint64, np.float16])
     finite = rng.random() < finite_share
     w = matrix(rng, dt, (rows, k), finite=finite)

@@ -167,7 +167,7 @@ def gen_dense(rng, tmp, finite_share=0.9):
     rows, cols = int(rng.integers(0, 20)), int(rng.integers(0, 20))
     if rng.random() < 0.07:
         w, lab = odd_matrix(rng, (rows, cols))
-        return w, lab, False
+        return w, lab, None if lab == "longdouble" else False
     dt = pick(rng, INT_DTYPES + FLOAT_DTYPES)
     finite = rng.random() < finite_share
     w = matrix(rng, dt, (rows, cols), finite=finite)

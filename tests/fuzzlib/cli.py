@@ -277,8 +277,10 @@ def gen_simulate(rng, tmp):
     if rng.random() < 0.2:
         dt = pick(rng, ["fp16", "int8", "fp32", ""])
         extra += ["--dtype", dt]
-        if dt in ("fp32", ""):
+        if dt == "" or (dt == "fp32" and av is True):
             valid = False
+        elif av is None:
+            valid = None if valid is not False else False
     if rng.random() < 0.3:
         extra.append("--json")
     return Case((argv + extra,), {}, valid, " ".join(map(str, argv[1:] + extra))[:90], {})
@@ -353,6 +355,8 @@ def _safetensors(rng, tmp):
 def gen_masks(rng, tmp):
     src, valid = _safetensors(rng, tmp)
     out, ov = _out_path(rng, tmp, "")
+    if str(out).endswith("odir"):
+        ov = True  # --out names a directory
     argv = ["masks", "--weights", src, "--out", out, "--max-sweeps", pick(rng, ["1", "0", "-2", "x"])]
     if argv[-1] != "1":
         valid = False

@@ -92,7 +92,7 @@ def _mutate_leaf(rng, old):
     if isinstance(old, bool):
         return pick(rng, [(not old, None), (1, False), ("yes", False)])
     if isinstance(old, int):
-        return pick(rng, [(2**63 - 1, False), (2**31, False), (INT_MAX, None), (0, False), (-1, False),
+        return pick(rng, [(2**63 - 1, False), (2**31, None), (INT_MAX, None), (0, False), (-1, False),
                           (1.5, None), ("8", False), (max(1, int(old * rng.uniform(0.5, 2.0))), None),
                           (old * 2, None), ([old], False)])
     if isinstance(old, float):

@@ -223,6 +223,7 @@ def csr_nbytes_ref(rows, cols, nnz, item, index_bits=None):
 
 
 def csb_nbytes_ref(rows, cols, nnz, item, block, index_bits=None):
+    block = int(block)
     nblocks = -(-rows // block) * -(-cols // block)
     ib = _width(max(1, (block - 1).bit_length()), index_bits)
     pb = _width(max(1, nnz.bit_length()), index_bits)
@@ -261,6 +262,7 @@ def traffic_ref(m, k, item, pat, enc, density, block=64, index_bits=None, pad=Fa
             return None
         v, meta = csr_nbytes_ref(m, k, nnz, item, index_bits)
     elif fmt == "csb":
+        block = int(block)
         default = (max(1, (block - 1).bit_length()), max(1, nnz.bit_length()))
         if index_bits is not None and index_bits < max(default):
             return None

@@ -106,7 +106,8 @@ def odd_matrix(rng, shape):
     """An array of a dtype no format takes, or not an array at all."""
     style = rng.integers(6)
     if style == 0:
-        return np.zeros(shape, dtype=pick(rng, ODD_DTYPES)), "odd-dtype"
+        dt = pick(rng, ODD_DTYPES)
+        return np.zeros(shape, dtype=dt), "longdouble" if dt is np.longdouble else "odd-dtype"
     if style == 1:
         return np.zeros(shape, dtype=np.float32).tolist(), "list"
     if style == 2:
