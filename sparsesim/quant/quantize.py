@@ -231,7 +231,7 @@ def requantize(x_s32, scale, bits: int = 8) -> np.ndarray:
     """
     hi = 2 ** _check_bits(bits) - 1
     x = _integer_array(x_s32, "x_s32")
-    s = _positive_scale(scale, "requantization scale")
+    s = _broadcastable(_positive_scale(scale, "requantization scale"), x, "requantization scale")
     return np.clip(np.rint(x.astype(np.float64) * s), 0, hi).astype(np.uint8)
 
 

@@ -369,4 +369,5 @@ def call_quant(case):
     if fn == "dequantize":
         return qn.dequantize(x, q, q)
     w = _ints(x, np.int8)
-    return qn.shift_corrected_bias(np.zeros(np.shape(w)[-1] if np.ndim(w) == 2 else 1, np.int32), w, 128)
+    cols = w.shape[-1] if isinstance(w, np.ndarray) and w.ndim == 2 else 1
+    return qn.shift_corrected_bias(np.zeros(cols, np.int32), w, 128)

@@ -123,7 +123,7 @@ def call_masks(case):
         return mk.is_transposable(w, n, m)
     if fn in ("hierarchical_prune", "hierarchical_compress"):
         mm = m if is_int(m) else 4
-        pat = f"h{np.shape(w)[0] if np.ndim(w) == 2 else 1}:{mm}/{2 * mm}:{n}:{m}"
+        pat = f"h{_rows_cols(w)[0]}:{mm}/{2 * mm}:{n}:{m}"
         case.ctx["pat"] = pat
         return getattr(mk, fn)(w, pat)
     if fn == "search_permutation":
@@ -132,8 +132,14 @@ def call_masks(case):
         return mk.nm_kept_l1(w, n, m)
     if fn == "kept_fraction":
         return mk.kept_fraction(w, np.asarray(w) != 0) if isinstance(w, np.ndarray) else mk.kept_fraction(w, w)
-    perm = np.arange(np.shape(w)[1]) if np.ndim(w) == 2 else np.arange(1)
+    perm = np.arange(_rows_cols(w)[1])
     return mk.compress_permuted(w, n, m, perm)
+
+
+def _rows_cols(w):
+    """Shape of a 2-D input for building the call's other arguments; (1, 1) for anything else."""
+    a = w if isinstance(w, np.ndarray) else np.asarray(w, dtype=object) if isinstance(w, list) else None
+    return a.shape if a is not None and a.ndim == 2 else (1, 1)
 
 
 def pick_mode(k):
