@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..arch import load_arch
 from ..cost import annotate as annotate_cost
 from ..errors import InputError, PatternError
 from ..patterns import parse_pattern
 from .engine import UNITS, estimate_cycles, simulate_wave
+from .limits import Limits, check_dims, check_exec, check_full, resolve
 from .result import SimResult
 from .statistical import slowest_tile_factor
 from .workload import TileFitError, build_plan, warp_instructions
@@ -44,12 +47,6 @@ RANK_SLACK = 0.03
 MAX_SIMULATED_TILES = 3
 UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
 NM_ENCODINGS = ("index", "combinatorial", "bitmask")
-
-
-def _check_dims(m, n, k):
-    for name, v in (("m", m), ("n", n), ("k", k)):
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise InputError(f"GEMM dimension {name} must be a positive int, got {v!r}")
 
 
 def _pick_tiles(arch, tile):
@@ -135,7 +132,7 @@ def _run_plan(plan, mode, scales_by_wave=None):
 
 
 def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", format=None,
-             encoding=None, tile=None, a=None, b=None, full_limit=None):
+             encoding=None, tile=None, a=None, b=None, full_limit=None, limits: Limits | None = None):
     """Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k.
 
     ``arch``: config name, path or loaded arch.  ``dtype``: one the arch's tensor cores take
@@ -151,11 +148,20 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     by default the candidates ranked best by an analytical estimate (the two best, and
     a third within 3% of the best) are simulated and the fastest is kept, as a library's
     autotuner would.
-    ``full_limit``: in mode "full", refuse (InputError) GEMMs needing more than this
-    many simulated CTA-iterations (the full simulation's cost grows with the GEMM).
+    ``limits``: a :class:`~sparsesim.timing.limits.Limits` (docs/limits.md): largest
+    dimension and operand, CTA-iterations of mode "full" (its cost grows with the GEMM),
+    memory and multiply-adds of mode "exec"; ``full_limit`` overrides
+    ``limits.full_cta_iterations``.  A request above a limit raises
+    :class:`~sparsesim.errors.LimitError` before any work starts.
     Returns a :class:`~sparsesim.timing.result.SimResult`.
     """
+    limits = resolve(limits)
+    if full_limit is not None:
+        limits = resolve(dataclasses.replace(limits, full_cta_iterations=full_limit))
     arch = load_arch(arch)
+    m, n, k = check_dims(m, n, k, limits)
+    if not isinstance(mode, str) or mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     kind = getattr(arch, "kind", None)
     if kind != "gpu":
         fn = _simulator_for(kind)
@@ -165,16 +171,15 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
                 f"(sparsesim.timing.register_simulator)")
         return fn(arch, m, n, k, dtype, pattern, density=density, mode=mode, format=format,
                   encoding=encoding, tile=tile, a=a, b=b)
-    _check_dims(m, n, k)
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not isinstance(dtype, str):
+        raise InputError(f"dtype must be a string such as 'fp16', got {dtype!r}")
     reason = arch.refusal(dtype)
     if reason is not None:
         raise InputError(reason)
     if isinstance(pattern, str) and pattern.strip().lower().startswith("unstructured:"):
         suffix = pattern.strip().lower().split(":", 1)[1]
         if suffix in UNSTRUCTURED_FORMATS:
-            format = format or suffix
+            format = suffix if format is None else format
             pattern = "unstructured"
     if mode == "exec" and density is None and str(pattern).strip().lower() == "unstructured":
         from .execdriven import real_density
@@ -183,16 +188,16 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     pat = parse_pattern(pattern, density)
     fmt = None
     if pat.is_unstructured:
-        fmt = format or "csr"
-        if fmt not in UNSTRUCTURED_FORMATS:
+        fmt = "csr" if format is None else format
+        if not isinstance(fmt, str) or fmt not in UNSTRUCTURED_FORMATS:
             raise InputError(f"format must be one of {', '.join(UNSTRUCTURED_FORMATS)}, got {fmt!r}")
         if encoding is not None:
             raise InputError("encoding= applies to N:M operands; use format= for unstructured ones")
     elif pat.is_nm:
         if format is not None:
             raise PatternError(f"format={format!r} applies to unstructured operands, not to {pat}")
-        fmt = encoding or "index"
-        if fmt not in NM_ENCODINGS:
+        fmt = "index" if encoding is None else encoding
+        if not isinstance(fmt, str) or fmt not in NM_ENCODINGS:
             raise InputError(f"encoding must be one of {', '.join(NM_ENCODINGS)}, got {fmt!r}")
     elif format is not None or encoding is not None:
         raise InputError("dense operands take no format or encoding")
@@ -201,6 +206,7 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     if mode == "exec":
         from .execdriven import prepare_exec
 
+        check_exec(m, n, k, limits)
         exec_data = prepare_exec(arch, m, n, k, dtype, pat, a, b)
     elif a is not None or b is not None:
         raise InputError("operand arrays a= and b= are used only with mode='exec'")
@@ -219,11 +225,8 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     if need_bytes > arch.dram.size_gib * 2**30:
         raise InputError(f"the GEMM's operands ({need_bytes / 2**30:.1f} GiB) do not fit the "
                          f"{arch.dram.size_gib:g} GiB of DRAM of {arch.name}")
-    if mode == "full" and full_limit is not None:
-        need = max(p.ctas * p.k_iters for p in plans)
-        if need > full_limit:
-            raise InputError(f"mode 'full' would simulate {need} CTA-iterations (limit {full_limit}); "
-                             f"use mode 'statistical', which fast-forwards them")
+    if mode == "full":
+        check_full(max(p.ctas * p.k_iters for p in plans), limits)
     if exec_data is not None:
         plan, cycles, busy, events = exec_data.run(plans)
         return _result(arch, plan, mode, cycles, busy, events, 0, 0, exec_data)

@@ -34,8 +34,6 @@ from ..errors import InputError
 from .workload import MMA_K_BYTES, MMA_ROWS, out_bytes
 
 _NP_DTYPES = {"int8": np.dtype(np.int8), "fp16": np.dtype(np.float16), "bf16": np.dtype(np.uint16)}
-#: Workspace bytes per element of A, of B and of C (copies, encodings, counts, the fp32 image).
-_WORKSPACE = (24, 8, 12)
 
 
 def slice_passes(a: np.ndarray, hw_n: int, hw_m: int, k_slice: int, native: bool) -> np.ndarray:
@@ -83,8 +81,11 @@ def _available_memory():
 
 
 def check_memory(m, n, k, limit=None) -> None:
-    wa, wb, wc = _WORKSPACE
-    need = wa * m * k + wb * k * n + wc * m * n
+    """Refuse a product whose working memory (:func:`~sparsesim.timing.limits.exec_bytes`) exceeds what
+    the machine has available (``limits.exec_bytes``, the configured cap, is checked by the driver)."""
+    from .limits import exec_bytes
+
+    need = exec_bytes(m, n, k)
     have = _available_memory() if limit is None else limit
     if have is not None and need > have:
         raise InputError(f"an exec run of {m}x{n}x{k} needs about {need / 2**30:.2f} GiB of memory (operands, "
