@@ -5,7 +5,7 @@ Importing the package is cheap: the Numba kernels compile on first use, and the
 heavier subpackages load only when their names are first touched.
 """
 
-from .errors import ConfigError, FormatError, InputError, PatternError, SparsesimError
+from .errors import ConfigError, FileError, FormatError, InputError, LimitError, PatternError, SparsesimError
 from .patterns import Pattern, parse_pattern
 
 __version__ = "0.1.0"
@@ -37,6 +37,8 @@ __all__ = [
     "FormatError",
     "ConfigError",
     "InputError",
+    "LimitError",
+    "FileError",
     "Pattern",
     "parse_pattern",
     "__version__",

@@ -24,3 +24,12 @@ class ConfigError(SparsesimError, ValueError):
 
 class InputError(SparsesimError, ValueError):
     """An argument (array dtype, shape, value) is outside what the function accepts."""
+
+
+class LimitError(InputError):
+    """A request is larger than a documented resource limit (docs/limits.md); the
+    message names the limit and, where there is one, the argument that raises it."""
+
+
+class FileError(SparsesimError, OSError):
+    """A file or directory the caller named cannot be read or written (names the path)."""

@@ -1,4 +1,10 @@
-"""Atomic file output: a file is either fully written or not touched at all."""
+"""Files the caller names: atomic output, and file-system errors as the project's error.
+
+An output file is either fully written or not touched at all.  Any failure of the
+file system on a path the caller gave (a directory where a file is expected, a
+missing or read-only directory, a name too long, no space left) raises
+:class:`~sparsesim.errors.FileError` naming the path and the reason.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,50 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import FileError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def user_path(path, what: str = "file") -> Path:
+    """``path`` as a :class:`Path`, refusing what no file system accepts."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise FileError(f"{what} path must be a string or path, got {type(path).__name__}")
+    text = os.fspath(path)
+    if isinstance(text, bytes) or not text:
+        raise FileError(f"{what} path must be a non-empty string, got {text!r}")
+    if "\0" in text:
+        raise FileError(f"{what} path {text!r} contains a NUL character")
+    return Path(text)
+
+
+def file_error(path, exc: OSError, doing: str) -> FileError:
+    """The project's error for an ``OSError`` met while ``doing`` something with ``path``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return FileError(f"cannot {doing} {str(path)!r}: {reason[:1].lower()}{reason[1:]}")
+
+
+@contextmanager
+def user_file(path, mode: str = "rb", what: str = "file"):
+    """``open(path, mode)`` whose file-system errors (on opening, reading or writing)
+    are :class:`FileError` naming the path."""
+    p = user_path(path, what)
+    doing = "read" if "r" in mode else "write"
+    try:
+        f = open(p, mode)
+    except OSError as exc:
+        raise file_error(p, exc, doing) from None
+    try:
+        with f:
+            yield f
+    except OSError as exc:
+        if isinstance(exc, FileError):
+            raise
+        raise file_error(p, exc, doing) from None
 
 
 @contextmanager
@@ -20,39 +65,52 @@ def atomic_path(path):
 
     The temporary file lives in the same directory so the final ``os.replace`` is
     atomic on POSIX. On any exception the temporary file is removed and ``path`` is
-    left as it was.
+    left as it was.  File-system errors of the set-up and of the final rename are
+    :class:`FileError`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    path = user_path(path, "output")
+    try:
+        if path.is_dir():
+            raise FileError(f"cannot write {str(path)!r}: it is a directory; expected a file name")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a short prefix keeps the temporary name legal whenever the final one is
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:32]}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise file_error(path, exc, "write") from None
     try:
         yield Path(tmp)
-        # mkstemp creates 0600; give the result the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, path)
+        try:
+            # mkstemp creates 0600; give the result the permissions a plain open() would.
+            os.chmod(tmp, 0o666 & ~_current_umask())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise file_error(path, exc, "write") from None
     except BaseException:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
         raise
 
 
-def write_text_atomic(path, text: str) -> None:
+def _write(path, data: bytes | str, text: bool) -> None:
     with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(tmp, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise file_error(path, exc, "write") from None
+
+
+def write_text_atomic(path, text: str) -> None:
+    _write(path, text, True)
 
 
 def write_bytes_atomic(path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    _write(path, data, False)
 
 
 def save_npy_atomic(path, array) -> None:
@@ -60,7 +118,10 @@ def save_npy_atomic(path, array) -> None:
     import numpy as np
 
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(tmp, "wb") as f:
+                np.save(f, array, allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise file_error(path, exc, "write") from None

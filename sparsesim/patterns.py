@@ -8,16 +8,24 @@ Accepted specs:
   and ``M`` is a power of two no larger than 16 (1:2, 2:4, 4:8, 2:8, ...).
 * ``"unstructured"`` (optionally ``"unstructured:0.3"``) - any position may be
   zero; needs a density in (0, 1].
+
+Specs are ASCII: N, M and a density are written with the digits 0-9 (no signs,
+digit separators or other scripts' digits), a density as a plain decimal number
+(``0.3``, ``.5``, ``1e-1``).  Case and surrounding blanks do not matter.
 """
 
 from __future__ import annotations
 
+import numbers
+import re
 from dataclasses import dataclass
 from math import comb
 
 from .errors import PatternError
 
 MAX_GROUP = 16
+_NM_SPEC = re.compile(r"([0-9]{1,9}):([0-9]{1,9})", re.ASCII)
+_DENSITY_SPEC = re.compile(r"(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:e[+-]?[0-9]{1,3})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -70,15 +78,43 @@ class Pattern:
 
 
 def _parse_density(value, spec) -> float:
-    try:
-        d = float(value)
-    except (TypeError, ValueError):
+    """A density given as a number (``density=0.3``) or as the text of a spec."""
+    if isinstance(value, str):
+        ok = _DENSITY_SPEC.fullmatch(value) is not None
+    else:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and type(value).__name__ != "bool_"
+    if not ok:
         raise PatternError(
             f"pattern {spec!r}: density {value!r} is not a number; expected a float in (0, 1]"
-        ) from None
-    if not (0.0 < d <= 1.0):
+        )
+    d = float(value)
+    if not (0.0 < d <= 1.0):  # also refuses NaN
         raise PatternError(f"pattern {spec!r}: density {d} is outside (0, 1]")
     return d
+
+
+def _density_argument(value, spec) -> float:
+    """``density=`` must be a number (a spec's text goes through :func:`_parse_density`)."""
+    if isinstance(value, str):
+        raise PatternError(f"pattern {spec!r}: density {value!r} is a string; pass a number in (0, 1]")
+    return _parse_density(value, spec)
+
+
+def _check_pattern_object(pat: Pattern) -> Pattern:
+    """A :class:`Pattern` built by hand passes the same checks as a parsed spec."""
+    if pat.kind == "dense" and pat.density == 1.0:
+        return pat
+    if pat.kind == "unstructured":
+        return Pattern("unstructured", _density_argument(pat.density, pat))
+    if pat.kind == "nm":
+        for v in (pat.n, pat.m):
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+                raise PatternError(f"pattern {pat!r}: N and M must be integers")
+        got = parse_pattern(f"{int(pat.n)}:{int(pat.m)}")
+        if abs(got.density - pat.density) > 1e-12:
+            raise PatternError(f"pattern {pat!r}: density must be N/M = {got.density:g}")
+        return got
+    raise PatternError(f"pattern {pat!r} is not understood; kind must be 'dense', 'nm' or 'unstructured'")
 
 
 def parse_pattern(spec, density: float | None = None) -> Pattern:
@@ -89,7 +125,7 @@ def parse_pattern(spec, density: float | None = None) -> Pattern:
     pattern's own density.
     """
     if isinstance(spec, Pattern):
-        pat = spec
+        pat = _check_pattern_object(spec)
     elif not isinstance(spec, str):
         raise PatternError(
             f"pattern spec must be a string like 'dense', '2:4' or 'unstructured', got {type(spec).__name__}"
@@ -107,19 +143,19 @@ def parse_pattern(spec, density: float | None = None) -> Pattern:
                     raise PatternError(
                         f"pattern {spec!r} needs a density in (0, 1] (e.g. density=0.3 or 'unstructured:0.3')"
                     )
-                d = _parse_density(density, spec)
+                d = _density_argument(density, spec)
                 density = None
             else:
                 raise PatternError(f"pattern {spec!r} is not understood; expected 'unstructured' or 'unstructured:D'")
             pat = Pattern("unstructured", d)
         elif ":" in s:
-            parts = s.split(":")
-            if len(parts) != 2:
-                raise PatternError(f"pattern {spec!r} is not understood; expected 'N:M' such as '2:4'")
-            try:
-                n, m = int(parts[0]), int(parts[1])
-            except ValueError:
-                raise PatternError(f"pattern {spec!r}: N and M must be integers, as in '2:4'") from None
+            nm = _NM_SPEC.fullmatch(s)
+            if nm is None:
+                raise PatternError(
+                    f"pattern {spec!r} is not understood; expected 'N:M' with integers N and M in digits 0-9, "
+                    "such as '2:4'"
+                )
+            n, m = int(nm.group(1)), int(nm.group(2))
             if n <= 0:
                 raise PatternError(f"pattern {spec!r}: N must be at least 1")
             if m < 2 or m & (m - 1) or m > MAX_GROUP:
@@ -134,7 +170,7 @@ def parse_pattern(spec, density: float | None = None) -> Pattern:
                 f"pattern {spec!r} is not understood; expected 'dense', 'N:M' (e.g. '2:4') or 'unstructured'"
             )
     if density is not None:
-        d = _parse_density(density, str(spec))
+        d = _density_argument(density, str(spec))
         if pat.is_unstructured:
             pat = Pattern("unstructured", d)
         elif abs(d - pat.density) > 1e-12:

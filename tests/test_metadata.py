@@ -95,18 +95,42 @@ def test_encoder_rejects_invalid_indices():
         decode_metadata(np.zeros((1, 1), np.int8), 2, 4, 2)
 
 
-@pytest.mark.parametrize("nm", [(2, 4), (4, 8), (1, 2)])
-@pytest.mark.parametrize("enc", ENCODINGS)
-@pytest.mark.parametrize("k", [16, 20, 64])
-def test_compress_packed_equals_compress_then_encode(nm, enc, k):
+def _packed_path(nm, enc, k):
+    """The path compress_packed takes: the fused 2:4 kernel or compress followed by encode."""
+    return "fused" if nm == (2, 4) and enc == "index" and k % 8 == 0 else "general"
+
+
+# K = 4M, 5M and 16M groups: whole groups for every pattern; for 2:4 'index' 5M = 20 is
+# not a whole metadata byte pair, so that case takes the general path.
+PACKED_CASES = [(nm, enc, g * nm[1]) for nm in [(2, 4), (4, 8), (1, 2)] for enc in ENCODINGS for g in (4, 5, 16)]
+
+
+@pytest.mark.parametrize("nm, enc, k", PACKED_CASES,
+                         ids=[f"{n}:{m}-{e}-K{k}-{_packed_path((n, m), e, k)}" for (n, m), e, k in PACKED_CASES])
+def test_compress_packed_equals_compress_then_encode(nm, enc, k, monkeypatch):
+    import sparsesim.formats.nm as nm_mod
     from sparsesim.formats import compress_packed
+    from sparsesim.formats.nm import compress_reference
 
     n, m = nm
-    if k % m:
-        return
+    fused_calls = []
+    fused = nm_mod._compress_2of4_packed_float
+
+    def spy(*args):
+        fused_calls.append(1)
+        return fused(*args)
+
+    monkeypatch.setattr(nm_mod, "_compress_2of4_packed_float", spy)
     w = np.random.default_rng(k).integers(-4, 5, (7, k)).astype(np.float16)
-    v, idx = compress(w, n, m)
     pv, packed = compress_packed(w, n, m, enc)
+    # the path the case names is the one that ran
+    assert bool(fused_calls) == (_packed_path(nm, enc, k) == "fused")
+    # against the plain-Python references ...
+    rv, ri = compress_reference(w, n, m)
+    assert pv.tobytes() == rv.tobytes()
+    assert packed.tobytes() == encode_reference(ri, n, m, enc).tobytes()
+    # ... and against the separate compress and encode kernels
+    v, idx = compress(w, n, m)
     assert pv.tobytes() == v.tobytes()
     assert packed.tobytes() == encode_metadata(idx, n, m, enc).tobytes()
 

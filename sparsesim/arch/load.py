@@ -12,12 +12,20 @@ separated; ``sparsesim --arch-path DIR`` prepends to it), then the built-in conf
 which ship inside the package as ``sparsesim.arch.configs`` (source: the repository's
 ``arch_configs/``).  User folders add to the built-ins; a user file named like a
 built-in one takes its place.
+
+Limits (docs/limits.md): files are UTF-8 TOML; a ``base`` chain is at most
+``MAX_BASE_DEPTH`` links long and may not loop; every number is finite and
+positive; an integer is at most ``INT_MAX`` and a float lies in
+``[FLOAT_MIN, FLOAT_MAX]`` unless its schema field says otherwise with
+``metadata={"range": (lo, hi)}``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
+import numbers
 import os
 from .._toml import tomllib
 import typing
@@ -32,6 +40,9 @@ DEFAULT_DIR = builtin_dir("sparsesim.arch.configs", "arch_configs")
 TOP_KEYS = ("name", "kind", "description", "base")
 # Schema modules of kinds that live in their own package (else ``sparsesim.arch.<kind>``).
 _KIND_SCHEMAS = {"cpu": "sparsesim.cpu.config"}
+MAX_BASE_DEPTH = 32
+INT_MAX = 2**31 - 1  # every count, size and rate of a datapath fits a 32-bit signed int
+FLOAT_MIN, FLOAT_MAX = 1e-12, 1e12  # keeps every product and quotient of the models finite
 
 
 def search_path() -> list[Path]:
@@ -51,6 +62,8 @@ def available_archs() -> dict[str, Path]:
 
 def _resolve(name_or_path, relative_to: Path | None = None) -> Path:
     s = str(name_or_path)
+    if not s or any(ord(c) < 32 for c in s):
+        raise ConfigError(f"architecture {s!r}: expected a config name or path without control characters")
     looks_like_path = isinstance(name_or_path, Path) or s.endswith(".toml") or os.sep in s or "/" in s
     if looks_like_path:
         p = Path(s)
@@ -85,13 +98,23 @@ def _read_document(path: Path, chain: tuple = ()) -> tuple[dict, list[Path]]:
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise ConfigError(f"{path}: 'base' chain loops: {cycle}")
+    if len(chain) > MAX_BASE_DEPTH:
+        raise ConfigError(f"{chain[0]}: 'base' chain is longer than {MAX_BASE_DEPTH} links (reached {path})")
     try:
         with open(path, "rb") as f:
-            doc = tomllib.load(f)
+            raw = f.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); "
+                          "TOML files are UTF-8") from None
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}") from None
     files = [path]
     base = doc.pop("base", None)
     if base is not None:
@@ -132,7 +155,7 @@ def _type_name(tp, meta) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _check_scalar(value, tp, key, where):
+def _check_scalar(value, tp, key, where, bounds=None):
     if tp is bool:
         ok = isinstance(value, bool)
     elif tp is int:
@@ -150,8 +173,11 @@ def _check_scalar(value, tp, key, where):
             f"{where}: key '{key}': expected {tp.__name__}, got {type(value).__name__} {value!r}"
         )
     if tp in (int, float):
-        if not value > 0:
-            raise ConfigError(f"{where}: key '{key}': expected a positive {tp.__name__}, got {value!r}")
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"{where}: key '{key}': expected a positive, finite {tp.__name__}, got {value!r}")
+        lo, hi = bounds or ((1, INT_MAX) if tp is int else (FLOAT_MIN, FLOAT_MAX))
+        if not lo <= value <= hi:
+            raise ConfigError(f"{where}: key '{key}': {value!r} is outside what the model takes ({lo:g} .. {hi:g})")
     return value
 
 
@@ -195,7 +221,7 @@ def _build(cls, data, prefix: str, where: str):
                     raise ConfigError(
                         f"{where}: unknown key '{key}.{kk}'; expected one of: {', '.join(allowed)}"
                     )
-                out[kk] = _check_scalar(vv, vt, f"{key}.{kk}", where)
+                out[kk] = _check_scalar(vv, vt, f"{key}.{kk}", where, meta.get("range"))
             if not out:
                 raise ConfigError(f"{where}: key '{key}': expected a non-empty {_type_name(tp, meta)}")
             kwargs[f.name] = out
@@ -207,7 +233,7 @@ def _build(cls, data, prefix: str, where: str):
                 )
             kwargs[f.name] = tuple(_build(it, v, f"{key}[{i}].", where) for i, v in enumerate(value))
         else:
-            kwargs[f.name] = _check_scalar(value, tp, key, where)
+            kwargs[f.name] = _check_scalar(value, tp, key, where, meta.get("range"))
     obj = cls(**kwargs)
     check = getattr(obj, "check", None)
     if callable(check):
@@ -272,6 +298,17 @@ def arch_to_dict(arch) -> dict:
     return conv(arch)
 
 
+def _plain(value):
+    """numpy scalars as the Python numbers a TOML file would give."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and type(value) is not int \
+            and type(value).__module__ == "numpy":
+        return int(value)
+    if isinstance(value, numbers.Real) and type(value) is not float and type(value).__module__ == "numpy" \
+            and not isinstance(value, numbers.Integral):
+        return float(value)
+    return value
+
+
 def derive(arch, overrides: dict, name: str | None = None):
     """A new arch: ``arch`` (name, path or object) with ``overrides`` applied and re-validated.
 
@@ -279,15 +316,23 @@ def derive(arch, overrides: dict, name: str | None = None):
     holds nested tables; the result is validated like a file.
     """
     base = load_arch(arch)
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"overrides must be a dict of dotted keys to values, got {type(overrides).__name__}")
     doc = arch_to_dict(base)
     doc.pop("source", None)
     nested: dict = {}
     for key, value in overrides.items():
-        parts = str(key).split(".")
+        parts = key.split(".") if isinstance(key, str) else [""]
+        if not all(parts):
+            raise ConfigError(f"overrides of {base.name}: key {key!r} is not a dotted config key like 'sm.count'")
         cur = nested
         for p in parts[:-1]:
             cur = cur.setdefault(p, {})
-        cur[parts[-1]] = value
+            if not isinstance(cur, dict):
+                raise ConfigError(f"overrides of {base.name}: key {key!r} goes inside {p!r}, which is set to a value")
+        if isinstance(cur.get(parts[-1]), dict) and not isinstance(value, dict):
+            raise ConfigError(f"overrides of {base.name}: key {key!r} is both a table and a value")
+        cur[parts[-1]] = _plain(value)
     doc = _merge(doc, nested)
     doc["name"] = name or f"{base.name}+" + ",".join(f"{k}={v}" for k, v in overrides.items())
     return build_arch(doc, f"overrides of {base.name}", source=getattr(base, "source", ""))

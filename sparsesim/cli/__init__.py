@@ -4,6 +4,10 @@ Each sub-command lives in its own module exposing ``register(subparsers)``; the
 module adds its parser and sets ``func`` (a callable taking the parsed args and
 returning an exit code). Modules import heavy dependencies inside ``func`` so that
 ``sparsesim --help`` stays fast.
+
+Bad input ends a command with one line on stderr and exit status 2: every
+:class:`~sparsesim.errors.SparsesimError`, and an ``OSError`` on a file the user
+named.  Anything else is a bug in sparsesim and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ COMMAND_MODULES = [
     "sparsesim.cli.int8_cmd",
     "sparsesim.cli.ports_cmd",
     "sparsesim.cli.masks_cmd",
+    "sparsesim.cli.exec_cmd",
 ]
 
 
@@ -69,6 +74,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
+        print("sparsesim: error: no command given; choose one of the commands above", file=sys.stderr)
         return 2
     try:
         _setup(args)
@@ -79,16 +85,25 @@ def main(argv=None) -> int:
         # the reader of our output went away (`sparsesim archs --json | head -1`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except SparsesimError as exc:
+    except (SparsesimError, OSError) as exc:
+        user_input = isinstance(exc, SparsesimError)
+        if not user_input and exc.filename is None:  # an OS error not about a file the user named: a bug
+            raise
         if args.verbose:
             import traceback
 
             traceback.print_exc()
-        print(f"sparsesim {args.command}: error: {exc}", file=sys.stderr)
+        _error(args.command, str(exc) if user_input else f"{exc.filename}: {exc.strerror or exc}")
         return 2
     except KeyboardInterrupt:
         print(f"sparsesim {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _error(command: str, message: str) -> None:
+    """One line on stderr, whatever the message holds."""
+    text = " ".join(message.split()) or "failed"
+    print(f"sparsesim {command}: error: {text}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

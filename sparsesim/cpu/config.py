@@ -29,6 +29,9 @@ from ..errors import ConfigError
 from ..arch.schema import doc, register_kind
 
 _PORT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Longest latency / port occupancy of one instruction the port model takes (the
+# longest in the configs, VSQRTPD zmm class, is 32; its watchdog allows 64 per instruction).
+MAX_LATENCY_CYCLES = 32
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ class Uop:
 class CpuInstruction:
     op: str = field(metadata=doc("instruction form name (see sparsesim.cpu.microkernels)"))
     uops: str = field(metadata=doc("micro-ops: 'p0|p5', 'p2|p3 + p5', 'FP0|FP1*2' (held 2 cycles)"))
-    latency_cycles: int = field(metadata=doc("cycles from sources ready to result ready"))
+    latency_cycles: int = field(metadata=doc("cycles from sources ready to result ready",
+                                             range=(1, MAX_LATENCY_CYCLES)))
     cite: str = field(metadata=doc("source of the numbers (table, measurement) or 'assumption: why'"))
 
     def parsed_uops(self) -> tuple:
@@ -64,10 +68,11 @@ class CpuInstruction:
         for part in self.uops.split("+"):
             part = part.strip()
             body, star, occ = part.partition("*")
-            if star and not (occ.strip().isdigit() and int(occ) >= 1):
+            if star and not (occ.strip().isascii() and occ.strip().isdigit()
+                             and 1 <= int(occ) <= MAX_LATENCY_CYCLES):
                 raise ConfigError(
                     f"{where}: instruction {self.op!r}: key 'uops': bad occupancy in {part!r} "
-                    "(expected PORTS*N with N a positive integer)"
+                    f"(expected PORTS*N with N an integer in 1..{MAX_LATENCY_CYCLES})"
                 )
             ports = [p.strip() for p in body.split("|")]
             if not ports or not all(_PORT_RE.match(p) for p in ports):

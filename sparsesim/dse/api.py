@@ -8,7 +8,8 @@ from .sweep import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, check_supported, load_e
 
 def sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES, *, out=None,
           dtype="fp16", mode="statistical", batch=None, phase="prefill", seq_len=None, context=None,
-          jobs=1, scheduler=None, evaluator=None, retry_errors=False, progress=False, as_frame=None):
+          jobs=1, scheduler=None, evaluator=None, retry_errors=False, progress=False, as_frame=None,
+          weights=None, seed=0):
     """Sweep archs x workloads x patterns x densities and return the results table.
 
     ``arch``, ``workload``: a name/path or a list of them (workloads may also be
@@ -19,6 +20,8 @@ def sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES
     path writes the table there and makes the sweep resumable (rerunning computes only
     what is missing).  ``phase``, ``seq_len``, ``context`` apply to Hugging Face configs.
     ``jobs``: worker processes (1: in this process).  ``progress``: draw a tqdm bar.
+    ``weights``: a ``.safetensors`` file; every prunable layer runs in exec mode on its tensors
+    (:mod:`sparsesim.dse.weights`), activations drawn with ``seed``.
 
     Returns a pandas DataFrame (typed columns, see ``sparsesim.dse.store.SCHEMA``) when
     pandas is installed, else the list of typed row dicts; ``as_frame=False`` asks for
@@ -34,6 +37,10 @@ def sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES
         evaluator = simulate_point
     elif isinstance(evaluator, str):
         evaluator = load_evaluator(evaluator)
+    if weights is not None:
+        from .weights import prepare
+
+        points, evaluator = prepare(points, weights, seed)
     with Progress("sweep", enabled=progress, unit="pt") as bar:
         res = run_sweep(points, out, evaluator, jobs=jobs, scheduler=scheduler, progress=bar,
                         retry_errors=retry_errors)

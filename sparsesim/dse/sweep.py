@@ -90,8 +90,12 @@ def parse_pattern_list(text) -> list[PatternSpec]:
     return specs
 
 
+MAX_DENSITIES = 1000  # points of one density grid (docs/limits.md)
+
+
 def parse_densities(text) -> tuple[float, ...]:
-    """``"START:STOP:STEP"`` (inclusive) or ``"0.1,0.5,0.9"`` -> sorted densities in (0, 1]."""
+    """``"START:STOP:STEP"`` (inclusive) or ``"0.1,0.5,0.9"`` -> sorted densities in (0, 1],
+    at most ``MAX_DENSITIES`` of them."""
     if not isinstance(text, str):
         vals = [float(v) for v in text]
     elif ":" in text:
@@ -102,8 +106,10 @@ def parse_densities(text) -> tuple[float, ...]:
             raise InputError(
                 f"densities {text!r}: expected START:STOP:STEP such as 0.05:1.0:0.05"
             ) from None
-        if len(parts) != 3 or step <= 0 or stop < start:
+        if len(parts) != 3 or not all(map(math.isfinite, (start, stop, step))) or step <= 0 or stop < start:
             raise InputError(f"densities {text!r}: expected START:STOP:STEP with STEP > 0 and STOP >= START")
+        if (stop - start) / step >= MAX_DENSITIES:
+            raise InputError(f"densities {text!r}: more than {MAX_DENSITIES} grid points; use a larger STEP")
         count = int(math.floor((stop - start) / step + 1e-9)) + 1
         vals = [round(start + i * step, 10) for i in range(count)]
     else:
@@ -114,6 +120,8 @@ def parse_densities(text) -> tuple[float, ...]:
     for v in vals:
         if not (0.0 < v <= 1.0):
             raise InputError(f"density {v} is outside (0, 1]")
+    if len(vals) > MAX_DENSITIES:
+        raise InputError(f"{len(vals)} densities given; at most {MAX_DENSITIES}")
     if not vals:
         raise InputError(f"densities {text!r}: no density given")
     return tuple(sorted(set(vals)))
@@ -159,7 +167,8 @@ class Point:
     def sim_key(self) -> tuple:
         """Points with equal sim_key give equal results (shape, not layer name, matters)."""
         p = self.simulated
-        return (p.arch, p.m, p.n, p.k, p.dtype, p.pattern, p.format, p.density, p.mode)
+        real = (p.workload, p.layer) if p.mode == "exec" else ()  # real operands differ by layer
+        return (p.arch, p.m, p.n, p.k, p.dtype, p.pattern, p.format, p.density, p.mode) + real
 
 
 def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES,

@@ -43,7 +43,8 @@ SIGNED_INTS = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dty
 
 
 def dtype_bytes(dtype) -> int:
-    """Bytes per element of a dtype name (``"int8"``, ``"fp16"``, ``"bf16"``, ...) or numpy dtype."""
+    """Bytes per element of a dtype name (``"int8"``, ``"fp16"``, ``"bf16"``, ...) or of a
+    numpy integer or float dtype (``np.dtype("float16")``, ``np.int8``)."""
     if isinstance(dtype, str):
         key = dtype.strip().lower()
         aliases = {"float16": "fp16", "half": "fp16", "float32": "fp32", "bfloat16": "bf16",
@@ -54,21 +55,46 @@ def dtype_bytes(dtype) -> int:
                 f"unknown dtype {dtype!r}; expected one of {', '.join(sorted(DTYPE_BYTES))}"
             )
         return DTYPE_BYTES[key]
-    try:
-        return np.dtype(dtype).itemsize
-    except TypeError:
-        raise InputError(f"unknown dtype {dtype!r}") from None
+    is_numpy = isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic))
+    if not is_numpy or np.dtype(dtype).kind not in "iuf":
+        raise InputError(
+            f"dtype {dtype!r} is not an element type; expected a name such as 'int8' or 'fp16' "
+            "or a numpy integer/float dtype"
+        )
+    return np.dtype(dtype).itemsize
 
 
 def as_matrix(w, name: str = "matrix") -> np.ndarray:
-    """Return ``w`` as a 2-D numpy array or raise :class:`InputError`."""
-    if not isinstance(w, np.ndarray):
+    """Return ``w`` as a 2-D integer or float numpy array in this machine's byte order, or
+    raise :class:`InputError`.
+
+    A byte-swapped (e.g. big-endian) array is converted to native order: same values.
+    """
+    if not isinstance(w, np.ndarray) or isinstance(w, np.ma.MaskedArray):
         raise InputError(f"{name} must be a numpy array, got {type(w).__name__}")
+    if type(w) is not np.ndarray:
+        w = np.asarray(w)  # np.matrix and other views of plain data
     if w.ndim != 2:
         raise InputError(f"{name} must be 2-D (rows x K), got shape {w.shape}")
     if w.dtype.kind not in "iuf":
         raise InputError(f"{name} has dtype {w.dtype}; expected an integer or float dtype")
+    if not w.dtype.isnative:
+        w = w.astype(w.dtype.newbyteorder("="))
     return w
+
+
+def wide_int(dt) -> bool:
+    """64-bit integers: their magnitudes do not fit the kernels' int64 keys."""
+    return dt.kind in "iu" and dt.itemsize == 8
+
+
+def magnitude_u64(w: np.ndarray) -> np.ndarray:
+    """|w| of an integer array as uint64, exact for every value (also int64's minimum)."""
+    if w.dtype.kind == "u":
+        return w.astype(np.uint64)
+    s = w.astype(np.int64)
+    u = s.view(np.uint64)
+    return np.where(s < 0, ~u + np.uint64(1), u)
 
 
 def key_view(w: np.ndarray):
@@ -83,7 +109,7 @@ def key_view(w: np.ndarray):
     if dt in _FLOAT_BITS:
         utype, mask, exp = _FLOAT_BITS[dt]
         return np.ascontiguousarray(w).view(utype), 0, mask, exp
-    if dt.kind in "iu":
+    if dt.kind in "iu" and not wide_int(dt):
         return np.ascontiguousarray(w), 1, 0, 0
     raise InputError(f"dtype {dt} is not supported; expected int8/uint8/int32, float16, float32 or float64")
 

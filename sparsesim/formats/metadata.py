@@ -22,11 +22,13 @@ nibble-per-group word CUTLASS builds before it reorders metadata.
 
 Decoders validate every field and raise :class:`FormatError` on a word that is not a
 valid code (repeated or descending indices, a combinatorial code >= C(M, N), a
-bitmask without exactly N bits); they never decode garbage.
+bitmask without exactly N bits, a set padding bit after a row's last field); they
+never decode garbage.
 """
 
 from __future__ import annotations
 
+import numbers
 from math import comb
 
 import numpy as np
@@ -41,6 +43,8 @@ ENCODINGS = ("index", "combinatorial", "bitmask")
 
 def field_bits(n: int, m: int, encoding: str) -> tuple[int, int]:
     """Return ``(fields_per_group, bits_per_field)`` of an encoding."""
+    if not isinstance(encoding, str):
+        raise InputError(f"metadata encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
     if encoding == "index":
         return n, (m - 1).bit_length()
     if encoding == "combinatorial":
@@ -52,11 +56,22 @@ def field_bits(n: int, m: int, encoding: str) -> tuple[int, int]:
 
 def bits_per_group(pattern, encoding: str = "index") -> int:
     """Exact metadata bits of one group of M under ``encoding``."""
-    pat = parse_pattern(pattern)
-    if not pat.is_nm:
-        raise InputError(f"metadata bits per group are defined for N:M patterns, not {pat}")
+    pat = _nm_pattern(pattern, "metadata bits per group")
     f, b = field_bits(pat.n, pat.m, encoding)
     return f * b
+
+
+def _nm_pattern(pattern, what):
+    pat = parse_pattern(pattern)
+    if not pat.is_nm:
+        raise InputError(f"{what} are defined for N:M patterns, not {pat}")
+    return pat
+
+
+def _count(v, name) -> int:
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+        raise InputError(f"{name} must be a non-negative integer, got {v!r}")
+    return int(v)
 
 
 def row_bytes(groups: int, n: int, m: int, encoding: str) -> int:
@@ -67,7 +82,8 @@ def row_bytes(groups: int, n: int, m: int, encoding: str) -> int:
 
 def metadata_bytes(rows: int, k: int, pattern, encoding: str = "index") -> int:
     """Exact bytes of packed metadata for a ``rows x k`` operand (``k`` a multiple of M)."""
-    pat = parse_pattern(pattern)
+    pat = _nm_pattern(pattern, "metadata bytes")
+    rows, k = _count(rows, "rows"), _count(k, "k")
     if k % pat.m:
         raise FormatError(f"K = {k} is not a multiple of M = {pat.m}")
     return rows * row_bytes(k // pat.m, pat.n, pat.m, encoding)
@@ -204,7 +220,10 @@ def _binom():
 
 
 def _check_nm(n, m):
-    pat = parse_pattern(f"{n}:{m}")
+    for name, v in (("n", n), ("m", m)):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise InputError(f"{name} must be an integer, got {v!r}")
+    pat = parse_pattern(f"{int(n)}:{int(m)}")
     return pat.n, pat.m
 
 
@@ -223,7 +242,8 @@ def encode(indices, n: int, m: int, encoding: str = "index") -> np.ndarray:
     if indices.dtype.kind not in "iu":
         raise FormatError(f"indices must be integers, got {indices.dtype}")
     if indices.size and (indices.min() < 0 or indices.max() >= m):
-        raise FormatError(f"indices must be positions below {m}, found {int(indices.max())}")
+        bad = int(indices.min()) if indices.min() < 0 else int(indices.max())
+        raise FormatError(f"indices must be positions below {m}, found {bad}")
     idx = np.ascontiguousarray(indices, dtype=np.uint8)
     out = np.zeros((rows, row_bytes(groups, n, m, encoding)), dtype=np.uint8)
     bad_group = np.full(rows, -1, dtype=np.int64)
@@ -249,6 +269,7 @@ def decode(packed, n: int, m: int, groups: int, encoding: str = "index") -> np.n
     packed = as_matrix(packed, "packed metadata")
     if packed.dtype != np.uint8:
         raise FormatError(f"packed metadata must be uint8, got {packed.dtype}")
+    groups = _count(groups, "groups")
     f, width = field_bits(n, m, encoding)
     need = row_bytes(groups, n, m, encoding)
     if packed.shape[1] != need:
@@ -256,6 +277,15 @@ def decode(packed, n: int, m: int, groups: int, encoding: str = "index") -> np.n
             f"packed metadata rows hold {packed.shape[1]} bytes; {groups} groups of {n}:{m} "
             f"'{encoding}' need {need}"
         )
+    spare = need * 8 - groups * f * width  # padding bits after each row's last field
+    if spare and packed.shape[0]:
+        stray = np.flatnonzero(packed[:, -1] >> np.uint8(8 - spare))
+        if stray.size:
+            r = int(stray[0])
+            raise FormatError(
+                f"invalid {n}:{m} '{encoding}' metadata at row {r}: padding bits after the last field are set "
+                f"(last byte {int(packed[r, -1]):#04x}; the top {spare} bits must be 0)"
+            )
     rows = packed.shape[0]
     fields = np.empty((rows, groups * f), dtype=np.int64)
     idx = np.zeros((rows, groups * n), dtype=np.uint8)

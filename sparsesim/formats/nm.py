@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
+import numbers
+
 from ..errors import FormatError, InputError
 from ..patterns import parse_pattern
-from ._arrays import as_matrix, check_group, key_view, pad_columns
+from ._arrays import as_matrix, check_group, key_view, magnitude_u64, pad_columns, wide_int
 from ._jit import njit, prange, same_width, unsigned_abs
 
 
@@ -263,8 +265,30 @@ def _nm_args(n, m):
         if not pat.is_nm:
             raise InputError(f"pattern {n!r} is not an N:M pattern")
         return pat.n, pat.m
-    pat = parse_pattern(f"{n}:{4 if m is None else m}")
+    m = 4 if m is None else m
+    for name, v in (("n", n), ("m", m)):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise InputError(f"{name} must be an integer (or n a spec such as '2:4'), got {v!r}")
+    pat = parse_pattern(f"{int(n)}:{int(m)}")
     return pat.n, pat.m
+
+
+def _check_pad(pad) -> bool:
+    if not isinstance(pad, bool):
+        raise InputError(f"pad must be True or False, got {pad!r}")
+    return pad
+
+
+def _compress_wide_int(w, n, m):
+    """N:M selection of 64-bit integers on exact unsigned magnitudes (their |x| may not
+    fit the kernels' int64 keys: |int64 min| = 2**63, uint64 up to 2**64 - 1)."""
+    rows, k = w.shape
+    groups = w.reshape(rows, k // m, m)
+    # stable sort of the complemented magnitude: descending |x|, ties toward the lower position
+    order = np.argsort(~magnitude_u64(groups), axis=2, kind="stable")
+    keep = np.sort(order[:, :, :n], axis=2)
+    vals = np.take_along_axis(groups, keep, axis=2).reshape(rows, k // m * n)
+    return np.ascontiguousarray(vals), keep.astype(np.uint8).reshape(rows, k // m * n)
 
 
 def compress(w, n=2, m=None, pad: bool = False):
@@ -277,9 +301,12 @@ def compress(w, n=2, m=None, pad: bool = False):
     raises :class:`FormatError`.
     """
     n, m = _nm_args(n, m)
+    pad = _check_pad(pad)
     w = as_matrix(w, "weight matrix")
     k = check_group(w.shape[1], m, pad)
     w = pad_columns(w, k)
+    if wide_int(w.dtype):
+        return _compress_wide_int(w, n, m)
     src, mode, mask, nonfinite = key_view(w)
     rows = w.shape[0]
     vals_bits = np.empty((rows, k // m * n), dtype=src.dtype)
@@ -306,8 +333,9 @@ def compress_packed(w, n=2, m=None, encoding: str = "index", pad: bool = False):
     from .metadata import encode
 
     n, m = _nm_args(n, m)
+    pad = _check_pad(pad)
     w = as_matrix(w, "weight matrix")
-    if (n, m) != (2, 4) or encoding != "index" or w.shape[1] % 8:
+    if (n, m) != (2, 4) or encoding != "index" or w.shape[1] % 8 or wide_int(w.dtype):
         values, idx = compress(w, n, m, pad=pad)  # also handles padding and its errors
         return values, encode(idx, n, m, encoding)
     k = w.shape[1]  # whole metadata bytes: two groups each
@@ -341,6 +369,8 @@ def decompress(values, indices, n=2, m=None, k: int | None = None):
         raise FormatError(f"values have {values.shape[1]} columns, not a multiple of N = {n}")
     if indices.dtype.kind not in "iu":
         raise FormatError(f"indices must be integers, got {indices.dtype}")
+    if k is not None and (not isinstance(k, numbers.Integral) or isinstance(k, bool)):
+        raise InputError(f"k must be an integer or None, got {k!r}")
     rows, kept = values.shape
     kp = kept // n * m
     src, _, _, _ = key_view(values) if values.dtype.kind == "f" else (values, 1, 0, 0)
@@ -384,6 +414,8 @@ def is_nm_sparse(w, n=2, m=None) -> bool:
     w = as_matrix(w, "matrix")
     if w.shape[1] % m:
         return False
+    if w.size == 0:
+        return True
     nz = (w != 0).reshape(w.shape[0], -1, m).sum(axis=2)
     return bool((nz <= n).all())
 

@@ -10,11 +10,13 @@ same number of non-zeros.
 
 from __future__ import annotations
 
+import numbers
+
 from ..errors import FormatError, InputError
 from ..patterns import parse_pattern
 from ._arrays import dtype_bytes
 from .metadata import ENCODINGS, bits_per_group, row_bytes
-from .unstructured import bitmask_nbytes, csb_nbytes, csr_nbytes
+from .unstructured import _index_width, bitmask_nbytes, check_block, csb_nbytes, csr_nbytes
 
 UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
 
@@ -44,10 +46,17 @@ def traffic_bytes(m, k, dtype, pattern, encoding=None, density=None, *, block: i
       packed index width (e.g. 32 for software CSR).
     """
     for name, v in (("m", m), ("k", k)):
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v <= 0:
             raise InputError(f"{name} must be a positive int, got {v!r}")
+    m, k = int(m), int(k)
     item = dtype_bytes(dtype)
     pat = parse_pattern(pattern, density)
+    if encoding is not None and not isinstance(encoding, str):
+        raise InputError(f"encoding must be a string or None, got {encoding!r}")
+    check_block(block)
+    _index_width(1, index_bits)
+    if not isinstance(pad, bool):
+        raise InputError(f"pad must be True or False, got {pad!r}")
     if encoding is None and isinstance(pattern, str) and ":" in pattern:
         suffix = pattern.strip().lower().rsplit(":", 1)[1]
         if suffix in UNSTRUCTURED_FORMATS:
@@ -58,7 +67,7 @@ def traffic_bytes(m, k, dtype, pattern, encoding=None, density=None, *, block: i
             raise InputError(f"dense operands have no encoding, got {encoding!r}")
         return _result(dense_bytes, 0, dense_bytes, m * k, "dense", None)
     if pat.is_nm:
-        enc = encoding or "index"
+        enc = "index" if encoding is None else encoding
         if enc not in ENCODINGS:
             raise InputError(f"N:M encoding must be one of {', '.join(ENCODINGS)}, got {enc!r}")
         kp = k
@@ -70,7 +79,7 @@ def traffic_bytes(m, k, dtype, pattern, encoding=None, density=None, *, block: i
         kept = m * groups * pat.n
         meta = m * row_bytes(groups, pat.n, pat.m, enc)
         return _result(kept * item, meta, dense_bytes, kept, f"{pat.n}:{pat.m}", enc)
-    fmt = encoding or "csr"
+    fmt = "csr" if encoding is None else encoding
     nnz = nnz_for_density(m, k, pat.density)
     if fmt == "csr":
         parts = csr_nbytes(m, k, nnz, item, index_bits)

@@ -19,6 +19,7 @@ software-style 32-bit indices and pointers instead (as cuSPARSE's CSR uses).
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ def _bytes(count: int, bits: int) -> int:
 def _index_width(default_bits: int, index_bits):
     if index_bits is None:
         return default_bits
-    if not isinstance(index_bits, int) or index_bits <= 0:
+    if not isinstance(index_bits, numbers.Integral) or isinstance(index_bits, bool) or index_bits <= 0:
         raise InputError(f"index_bits must be a positive int or None, got {index_bits!r}")
     if index_bits < default_bits:
         raise InputError(f"index_bits={index_bits} cannot hold indices that need {default_bits} bits")
@@ -56,6 +57,7 @@ def csr_nbytes(rows: int, cols: int, nnz: int, itemsize: int, index_bits=None) -
 
 
 def csb_nbytes(rows: int, cols: int, nnz: int, itemsize: int, block: int, index_bits=None) -> dict:
+    block = check_block(block)
     nblocks = -(-rows // block) * -(-cols // block)
     in_bits = _index_width(bits_for(block - 1), index_bits)
     ptr_bits = _index_width(bits_for(nnz), index_bits)
@@ -82,6 +84,40 @@ def _check_finite(w):
         raise FormatError("matrix has NaN/Inf values; sparse encoders need finite values")
 
 
+MAX_BLOCK = 2**31
+
+
+def check_block(block) -> int:
+    """A CSB block edge: a power of two in 2 .. 2**31."""
+    if not isinstance(block, numbers.Integral) or isinstance(block, bool) or not 2 <= block <= MAX_BLOCK \
+            or block & (block - 1):
+        raise InputError(f"CSB block must be a power of two in 2..2**31, got {block!r}")
+    return int(block)
+
+
+def _shape(shape, fmt) -> tuple:
+    if not (isinstance(shape, tuple) and len(shape) == 2
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in shape)):
+        raise FormatError(f"{fmt} shape must be a (rows, cols) tuple of non-negative integers, got {shape!r}")
+    return int(shape[0]), int(shape[1])
+
+
+def _vector(a, name, fmt, kinds="iu") -> np.ndarray:
+    """A 1-D array of the encoding (integer indices / pointers, or values)."""
+    if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype.kind not in kinds:
+        what = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise FormatError(f"{fmt} {name} must be a 1-D numpy array of {'integers' if kinds == 'iu' else 'numbers'}, "
+                          f"got {what}")
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
+
+
+def _pointers(ptr, count, nnz, name, fmt) -> np.ndarray:
+    ptr = _vector(ptr, name, fmt)
+    if ptr.shape != (count + 1,) or ptr[0] != 0 or (np.diff(ptr.astype(np.int64)) < 0).any() or ptr[-1] != nnz:
+        raise FormatError(f"{fmt} {name} must have {count + 1} non-decreasing entries from 0 to nnz = {nnz}")
+    return ptr.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class CSR:
     shape: tuple
@@ -90,20 +126,21 @@ class CSR:
     row_ptr: np.ndarray
 
     def decode(self) -> np.ndarray:
-        rows, cols = self.shape
-        rp = self.row_ptr
-        if rp.shape != (rows + 1,) or rp[0] != 0 or (np.diff(rp) < 0).any() or rp[-1] != len(self.values):
-            raise FormatError("CSR row_ptr must have rows+1 non-decreasing entries from 0 to nnz")
-        if len(self.col_idx) != len(self.values):
+        rows, cols = _shape(self.shape, "CSR")
+        values = _vector(self.values, "values", "CSR", "iuf")
+        ci = _vector(self.col_idx, "col_idx", "CSR")
+        rp = _pointers(self.row_ptr, rows, len(values), "row_ptr", "CSR")
+        if len(ci) != len(values):
             raise FormatError("CSR col_idx and values must have the same length")
-        if len(self.col_idx) and (self.col_idx.min() < 0 or self.col_idx.max() >= cols):
+        if len(ci) and (ci.min() < 0 or ci.max() >= cols):
             raise FormatError(f"CSR column index out of range 0..{cols - 1}")
-        row_of = np.repeat(np.arange(rows), np.diff(rp))
-        flat = row_of * cols + self.col_idx
+        ci = ci.astype(np.int64)
+        row_of = np.repeat(np.arange(rows, dtype=np.int64), np.diff(rp))
+        flat = row_of * cols + ci
         if len(flat) and np.unique(flat).size != flat.size:
             raise FormatError("CSR has a repeated (row, column) entry")
-        out = np.zeros(self.shape, dtype=self.values.dtype)
-        out[row_of, self.col_idx] = self.values
+        out = np.zeros((rows, cols), dtype=values.dtype)
+        out[row_of, ci] = values
         return out
 
     def nbytes(self, index_bits=None) -> dict:
@@ -134,27 +171,28 @@ class CSB:
         return (-(-self.shape[0] // self.block), -(-self.shape[1] // self.block))
 
     def decode(self) -> np.ndarray:
-        rows, cols = self.shape
-        br, bc = self.block_grid
-        bp = self.block_ptr
-        n = len(self.values)
-        if bp.shape != (br * bc + 1,) or bp[0] != 0 or (np.diff(bp) < 0).any() or bp[-1] != n:
-            raise FormatError("CSB block_ptr must have nblocks+1 non-decreasing entries from 0 to nnz")
-        if len(self.row_idx) != n or len(self.col_idx) != n:
+        rows, cols = _shape(self.shape, "CSB")
+        block = check_block(self.block)
+        br, bc = -(-rows // block), -(-cols // block)
+        values = _vector(self.values, "values", "CSB", "iuf")
+        ri = _vector(self.row_idx, "row_idx", "CSB")
+        ci = _vector(self.col_idx, "col_idx", "CSB")
+        n = len(values)
+        bp = _pointers(self.block_ptr, br * bc, n, "block_ptr", "CSB")
+        if len(ri) != n or len(ci) != n:
             raise FormatError("CSB row_idx, col_idx and values must have the same length")
-        if n and (min(self.row_idx.min(), self.col_idx.min()) < 0
-                  or max(self.row_idx.max(), self.col_idx.max()) >= self.block):
-            raise FormatError(f"CSB in-block index out of range 0..{self.block - 1}")
-        blk = np.repeat(np.arange(br * bc), np.diff(bp))
-        r = (blk // bc) * self.block + self.row_idx
-        c = (blk % bc) * self.block + self.col_idx
+        if n and (min(ri.min(), ci.min()) < 0 or max(ri.max(), ci.max()) >= block):
+            raise FormatError(f"CSB in-block index out of range 0..{block - 1}")
+        blk = np.repeat(np.arange(br * bc, dtype=np.int64), np.diff(bp))
+        r = (blk // bc) * block + ri.astype(np.int64)
+        c = (blk % bc) * block + ci.astype(np.int64)
         if n and (r.max() >= rows or c.max() >= cols):
             raise FormatError("CSB entry falls outside the matrix")
         flat = r * cols + c
         if n and np.unique(flat).size != flat.size:
             raise FormatError("CSB has a repeated (row, column) entry")
-        out = np.zeros(self.shape, dtype=self.values.dtype)
-        out[r, c] = self.values
+        out = np.zeros((rows, cols), dtype=values.dtype)
+        out[r, c] = values
         return out
 
     def nbytes(self, index_bits=None) -> dict:
@@ -164,8 +202,7 @@ class CSB:
 def csb_encode(w, block: int = 64) -> CSB:
     """Encode a dense matrix as CSB with ``block x block`` blocks (block a power of two)."""
     w = as_matrix(w, "matrix")
-    if not isinstance(block, (int, np.integer)) or block < 2 or block & (block - 1):
-        raise InputError(f"CSB block must be a power of two >= 2, got {block!r}")
+    block = check_block(block)
     _check_finite(w)
     rows, cols = w.shape
     br, bc = -(-rows // block), -(-cols // block)
@@ -185,15 +222,22 @@ class Bitmask:
     mask: np.ndarray  # packed bits, row-major, little-endian bit order
 
     def decode(self) -> np.ndarray:
-        total = self.shape[0] * self.shape[1]
-        if self.mask.dtype != np.uint8 or self.mask.size != (total + 7) // 8:
-            raise FormatError(f"bitmask must be {(total + 7) // 8} uint8 bytes for shape {self.shape}")
-        bits = np.unpackbits(self.mask, bitorder="little")[:total].astype(bool)
-        if int(bits.sum()) != len(self.values):
-            raise FormatError(f"bitmask has {int(bits.sum())} set bits but there are {len(self.values)} values")
-        out = np.zeros(total, dtype=self.values.dtype)
-        out[bits] = self.values
-        return out.reshape(self.shape)
+        rows, cols = _shape(self.shape, "bitmask")
+        total = rows * cols
+        values = _vector(self.values, "values", "bitmask", "iuf")
+        mask = self.mask
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.uint8 or mask.ndim != 1 \
+                or mask.size != (total + 7) // 8:
+            raise FormatError(f"bitmask must be a 1-D array of {(total + 7) // 8} uint8 bytes for shape {self.shape}")
+        unpacked = np.unpackbits(mask, bitorder="little")
+        if unpacked[total:].any():
+            raise FormatError(f"bitmask has set bits after the last of the {total} elements")
+        bits = unpacked[:total].astype(bool)
+        if int(bits.sum()) != len(values):
+            raise FormatError(f"bitmask has {int(bits.sum())} set bits but there are {len(values)} values")
+        out = np.zeros(total, dtype=values.dtype)
+        out[bits] = values
+        return out.reshape(rows, cols)
 
     def nbytes(self) -> dict:
         return bitmask_nbytes(*self.shape, len(self.values), self.values.dtype.itemsize)

@@ -100,6 +100,8 @@ def unpack_weights(w_packed: np.ndarray, k: int, n: int) -> np.ndarray:
     if wp.dtype != np.int8 or wp.ndim != 3 or wp.shape[2] != LANES * GROUP:
         raise InputError(f"w_packed must be int8 (N/16, K/4, 64), got {wp.dtype} {wp.shape}")
     nb, kb, _ = wp.shape
+    if any(not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0 for v in (k, n)):
+        raise InputError(f"k and n must be non-negative integers, got k={k!r}, n={n!r}")
     if k > kb * GROUP or n > nb * LANES:
         raise InputError(f"k={k}, n={n} do not fit packed registers for K<={kb * GROUP}, N<={nb * LANES}")
     w = wp.reshape(nb, kb, LANES, GROUP).transpose(1, 3, 0, 2).reshape(kb * GROUP, nb * LANES)
@@ -270,7 +272,9 @@ def _check_packed(w_packed) -> np.ndarray:
 def _add_bias(out: np.ndarray, bias_s32) -> np.ndarray:
     if bias_s32 is None:
         return out
-    b = np.asarray(bias_s32)
+    if not isinstance(bias_s32, np.ndarray):
+        raise InputError(f"bias_s32 must be an int32 numpy array of shape ({out.shape[1]},), got {type(bias_s32).__name__}")
+    b = bias_s32
     if b.dtype != np.int32 or b.shape != (out.shape[1],):
         raise InputError(f"bias_s32 must be int32 of shape ({out.shape[1]},), got {b.dtype} {b.shape}")
     # VPADDD: wrap-around
@@ -283,7 +287,7 @@ def int8_gemm_packed(a_u8: np.ndarray, w_packed: np.ndarray, n: int, path: str =
     wp = _check_packed(w_packed)
     kp = wp.shape[1] * GROUP
     a = _check_a(a_u8, kp)
-    if not (0 <= n <= wp.shape[0] * LANES):
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not (0 <= n <= wp.shape[0] * LANES):
         raise InputError(f"n={n} outside the {wp.shape[0] * LANES} packed columns")
     if has_path(path) and a.shape[0] and wp.shape[0]:
         out = dense_products(_pad_activations(a, kp), wp, path)

@@ -125,6 +125,8 @@ def _validate(values, indices, n, m, b):
     b = as_matrix(b, "B")
     if values.shape != indices.shape:
         raise FormatError(f"values {values.shape} and indices {indices.shape} differ in shape")
+    if indices.dtype.kind not in "iu":
+        raise FormatError(f"indices must be integers, got {indices.dtype}")
     if values.shape[1] % n:
         raise FormatError(f"values have {values.shape[1]} columns, not a multiple of N = {n}")
     k = values.shape[1] // n * m
@@ -170,6 +172,8 @@ def _first_bad_group(idx, n, m):
 
 def _first_bad_group_numpy(indices, n, m):
     """Same as :func:`_first_bad_group` for index arrays of any integer dtype (may be negative)."""
+    if indices.size == 0:
+        return -1
     g = indices.reshape(indices.shape[0], -1, n).astype(np.int64)
     bad = (g >= m) | (g < 0)
     if n > 1:

@@ -31,8 +31,12 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from ..errors import InputError
+from ..errors import InputError, LimitError
 from ._util import check_nm
+
+#: Largest matrix (elements) whose exact unstructured count is formed: C(2**18, 2**17)
+#: takes about a second, C(2**20, 2**19) fifteen; log10_mask_diversity has no limit.
+MAX_EXACT_ELEMENTS = 2**18
 
 KINDS = ("unstructured", "nm", "transposable", "sequential")
 
@@ -75,16 +79,24 @@ def _regular(m: int, n: int) -> int:
     return states.get(tuple(final), 0)
 
 
-def count_regular_blocks(n: int, m: int) -> int:
+def count_regular_blocks(n: int, m: int, *, allow_slow: bool = False) -> int:
     """Number of ``m x m`` 0/1 matrices with exactly ``n`` ones in every row and column.
 
-    Exact (Python ints, cached). Instant up to ``m = 8``; 8 of 16 takes about
-    two minutes on one core (the state space grows quickly with ``n``).
+    Exact (Python ints, cached). Complementing every entry maps ``n`` ones per line to
+    ``m - n``, so the smaller of the two is counted. Instant up to ``m = 8`` and for
+    ``min(n, m - n) <= 5``; 8 of 16 takes about two minutes on one core (the state space
+    grows quickly with ``n``), so beyond those it raises :class:`LimitError` unless
+    ``allow_slow=True``.
     """
     _check_int("m", m, 0)
     _check_int("n", n, 0)
     if n > m:
         raise InputError(f"count_regular_blocks needs n <= m, got n={n}, m={m}")
+    n = min(n, m - n)
+    if (m > 32 or (m > 8 and n > 5)) and not allow_slow:
+        raise LimitError(f"counting {m} x {m} blocks with {n} ones per line can take minutes or more "
+                         "(instant for m <= 8, or m <= 32 with min(n, m - n) <= 5); "
+                         "pass allow_slow=True to count_regular_blocks to wait for it")
     return _regular(m, n)
 
 
@@ -111,6 +123,9 @@ def mask_diversity(kind: str, n: int, m: int, rows: int, cols: int) -> int:
     for ``"transposable"`` ``rows`` must be too.
     """
     n, m, total, groups = _diversity_args(kind, n, m, rows, cols, "mask_diversity")
+    if total > MAX_EXACT_ELEMENTS:
+        raise LimitError(f"the exact count for {rows} x {cols} = {total} elements is too large to form "
+                         f"(limit {MAX_EXACT_ELEMENTS}); use log10_mask_diversity")
     if kind == "unstructured":
         return math.comb(total, groups * n)
     if kind == "nm":

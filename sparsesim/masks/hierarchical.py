@@ -35,6 +35,8 @@ byte-aligned; none when ``vec_keep = vec_m``).
 
 from __future__ import annotations
 
+import re
+
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -103,23 +105,23 @@ class HierarchicalPattern:
         return f"h{self.v}:{self.vec_keep}/{self.vec_m}:{self.n}:{self.m}"
 
 
+_SPEC = re.compile(r"h([0-9]{1,9}):([0-9]{1,9})/([0-9]{1,9}):([0-9]{1,9}):([0-9]{1,9})", re.ASCII)
+
+
 def parse_hierarchical(spec) -> HierarchicalPattern:
     """Parse ``"hV:KEEP/VECM:N:M"`` (as printed by ``str(pattern)``), e.g. ``"h64:4/8:2:4"``."""
     if isinstance(spec, HierarchicalPattern):
         return spec
     if not isinstance(spec, str):
         raise PatternError(f"hierarchical spec must be a string like 'h64:4/8:2:4', got {type(spec).__name__}")
-    s = spec.strip().lower()
-    try:
-        if not s.startswith("h"):
-            raise ValueError
-        v, keep_vec, n, m = s[1:].split(":")
-        keep, vec_m = keep_vec.split("/")
-        return HierarchicalPattern(int(v), int(n), int(m), int(vec_m), int(keep))
-    except ValueError:
+    found = _SPEC.fullmatch(spec.strip().lower())
+    if found is None:
         raise PatternError(
-            f"hierarchical spec {spec!r} is not understood; expected 'hV:KEEP/VECM:N:M' such as 'h64:4/8:2:4'"
-        ) from None
+            f"hierarchical spec {spec!r} is not understood; expected 'hV:KEEP/VECM:N:M' with digits 0-9, "
+            "such as 'h64:4/8:2:4'"
+        )
+    v, keep, vec_m, n, m = (int(x) for x in found.groups())
+    return HierarchicalPattern(v, n, m, vec_m, keep)
 
 
 @dataclass

@@ -80,7 +80,7 @@ def nm_kept_l1(w, n: int, m: int, perm=None) -> float:
     Computed directly: sort each group's magnitudes and add the ``n`` largest.
     """
     n, m = check_nm(n, m, "nm_kept_l1")
-    a = np.abs(np.asarray(w, dtype=np.float64))
+    a = np.abs(check_matrix(w).astype(np.float64))
     if a.ndim != 2 or a.shape[1] % m:
         raise InputError(f"w must be 2-D with K a multiple of M={m}, got shape {a.shape}")
     if perm is not None:
@@ -90,7 +90,10 @@ def nm_kept_l1(w, n: int, m: int, perm=None) -> float:
 
 
 def _check_perm(perm, k):
-    p = np.asarray(perm)
+    try:
+        p = np.asarray(perm)
+    except (TypeError, ValueError):
+        raise InputError(f"perm must be a 1-D integer array of length {k}") from None
     if p.ndim != 1 or p.shape[0] != k or p.dtype.kind not in "iu":
         raise InputError(f"perm must be a 1-D integer array of length {k}, got shape {p.shape}, dtype {p.dtype}")
     if not np.array_equal(np.sort(p), np.arange(k)):
@@ -100,7 +103,11 @@ def _check_perm(perm, k):
 
 def invert_permutation(perm) -> np.ndarray:
     """``inv`` with ``inv[perm[i]] = i``."""
-    p = np.asarray(perm, dtype=np.int64)
+    try:
+        k = len(perm)
+    except TypeError:
+        raise InputError(f"perm must be a 1-D integer array, got {type(perm).__name__}") from None
+    p = _check_perm(perm, k)
     inv = np.empty_like(p)
     inv[p] = np.arange(p.shape[0], dtype=np.int64)
     return inv
@@ -108,7 +115,7 @@ def invert_permutation(perm) -> np.ndarray:
 
 def apply_permutation(w, perm) -> np.ndarray:
     """``w[:, perm]`` after checking ``perm``."""
-    arr = np.asarray(w)
+    arr = check_matrix(w)
     return arr[:, _check_perm(perm, arr.shape[1])]
 
 

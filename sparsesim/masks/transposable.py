@@ -442,7 +442,10 @@ def transposable_mask(w, n: int, m: int, method: str = "exact", *, solver: str =
             raise InputError(f"method='bruteforce' enumerates block masks and supports m <= 4, got m={m}")
         blocks = _bruteforce(a, n)
     elif solver == "lp":
-        blocks = _exact_lp(a, n, chunk_blocks)
+        # HiGHS treats costs above 1e20 as infinite: scale each block by a power of two so
+        # its largest magnitude is below 1 (exact, and the optimum of a block is unchanged)
+        exp = np.frexp(a.max(axis=(1, 2)))[1]
+        blocks = _exact_lp(np.ldexp(a, -exp[:, None, None]), n, chunk_blocks)
     else:
         blocks = _exact_assignment(a, n)
     return from_blocks(blocks, arr.shape)

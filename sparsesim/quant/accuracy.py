@@ -126,17 +126,23 @@ def _gelu(x):
     return (0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))).astype(np.float32)
 
 
-def layer0_activations(tensors: dict, ids: list[int], heads: int = 12) -> dict[str, np.ndarray]:
-    """Inputs (float32, tokens x features) of the four linear layers of layer 0."""
+def embed(tensors: dict, ids: list[int]) -> np.ndarray:
+    """Embedding output (word + position + token-type embeddings, LayerNorm) of one sentence."""
     t = tensors
-    p = "encoder.layer.0."
-    n = len(ids)
     h = (
         t["embeddings.word_embeddings.weight"][ids]
-        + t["embeddings.position_embeddings.weight"][:n]
+        + t["embeddings.position_embeddings.weight"][: len(ids)]
         + t["embeddings.token_type_embeddings.weight"][0]
     )
-    h = _layernorm(h, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"])
+    return _layernorm(h, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"])
+
+
+def block_inputs(tensors: dict, h: np.ndarray, layer: int = 0, heads: int = 12):
+    """Encoder block ``layer`` on ``h`` (tokens x hidden): the inputs of its linear layers, by
+    their name in the block (``attention.self.query`` ...), and the block's output."""
+    t = tensors
+    p = f"encoder.layer.{layer}."
+    n = h.shape[0]
 
     def lin(x, name):
         return (x @ t[p + name + ".weight"].T + t[p + name + ".bias"]).astype(np.float32)
@@ -153,7 +159,17 @@ def layer0_activations(tensors: dict, ids: list[int], heads: int = 12) -> dict[s
         t[p + "attention.output.LayerNorm.bias"],
     )
     inter = _gelu(lin(attn, "intermediate.dense"))
-    return {"query": h, "attn_out": ctx, "intermediate": attn, "ffn_out": inter}
+    out = _layernorm(lin(inter, "output.dense") + attn, t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"])
+    inputs = {"attention.self.query": h, "attention.self.key": h, "attention.self.value": h,
+              "attention.output.dense": ctx, "intermediate.dense": attn, "output.dense": inter}
+    return inputs, out
+
+
+def layer0_activations(tensors: dict, ids: list[int], heads: int = 12) -> dict[str, np.ndarray]:
+    """Inputs (float32, tokens x features) of the four linear layers of layer 0."""
+    x, _ = block_inputs(tensors, embed(tensors, ids), 0, heads)
+    return {"query": x["attention.self.query"], "attn_out": x["attention.output.dense"],
+            "intermediate": x["intermediate.dense"], "ffn_out": x["output.dense"]}
 
 
 def layer0_weights(tensors: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -22,24 +22,27 @@ def fold_batchnorm(w, b, gamma, beta, mean, var, eps: float = 1e-5, out_axis: in
     ``W[K x N]`` GEMM layout).  ``b`` may be ``None`` (no bias).  The BN vectors
     all have one entry per output channel.
     """
-    w = np.asarray(w, dtype=np.float64)
+    from .quantize import _finite
+
+    w = _finite(w, "weights")
     if w.ndim < 2:
         raise InputError(f"weights must be at least 2-D, got shape {w.shape}")
-    if not -w.ndim <= out_axis < w.ndim:
+    if not isinstance(out_axis, (int, np.integer)) or isinstance(out_axis, bool) or not -w.ndim <= out_axis < w.ndim:
         raise InputError(f"out_axis {out_axis} out of range for {w.ndim}-D weights")
     axis = out_axis % w.ndim
     c = w.shape[axis]
     vecs = {}
     for name, v in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
-        v = np.asarray(v, dtype=np.float64)
+        v = _finite(v, f"BN {name}")
         if v.shape != (c,):
             raise InputError(f"BN {name} must have shape ({c},) (one per output channel), got {v.shape}")
         vecs[name] = v
     if (vecs["var"] < 0).any():
         raise InputError("BN variance must be >= 0")
-    if not eps >= 0:
-        raise InputError(f"eps must be >= 0, got {eps}")
-    b = np.zeros(c) if b is None else np.asarray(b, dtype=np.float64)
+    if not isinstance(eps, (int, float, np.integer, np.floating)) or isinstance(eps, bool) \
+            or not 0 <= eps < float("inf"):
+        raise InputError(f"eps must be a finite number >= 0, got {eps!r}")
+    b = np.zeros(c) if b is None else _finite(b, "bias")
     if b.shape != (c,):
         raise InputError(f"bias must have shape ({c},), got {b.shape}")
     s = vecs["gamma"] / np.sqrt(vecs["var"] + eps)

@@ -37,21 +37,46 @@ from ..errors import InputError
 S8_MAX = 127  # quantized weights use -127..127
 
 
+def as_array(x, name: str) -> np.ndarray:
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be an array of numbers ({exc})") from None
+
+
+def real_array(x, name: str) -> np.ndarray:
+    """``x`` as a float64 array; anything but real numbers (strings, objects, complex,
+    booleans, ragged nesting) raises :class:`InputError`."""
+    arr = as_array(x, name)
+    if arr.dtype.kind not in "iuf":
+        raise InputError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def _integer_array(x, name: str) -> np.ndarray:
+    x = as_array(x, name)
+    if x.dtype.kind not in "iu":
+        raise InputError(f"{name} must be an integer array, got {x.dtype}")
+    if x.dtype == np.uint64 and x.size and int(x.max()) > np.iinfo(np.int64).max:
+        raise InputError(f"{name} holds values beyond int64")
+    return x
+
+
 def _finite(x, name: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
+    arr = real_array(x, name)
     if not np.isfinite(arr).all():
         raise InputError(f"{name} contains NaN or Inf; quantization needs finite values")
     return arr
 
 
 def _check_bits(bits: int) -> int:
-    if bits not in (7, 8):
+    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or bits not in (7, 8):
         raise InputError(f"bits must be 8 (full u8/s8) or 7 (saturation-free VPMADDUBSW), got {bits!r}")
     return bits
 
 
 def _positive_scale(q, name: str) -> np.ndarray:
-    q = np.asarray(q, dtype=np.float64)
+    q = real_array(q, name)
     if not np.isfinite(q).all() or (q <= 0).any():
         raise InputError(f"{name} must be finite and > 0, got {q}")
     return q
@@ -106,8 +131,16 @@ def power_of_two(q, mode: str = "floor") -> np.ndarray:
     return np.exp2(e)
 
 
+def _broadcastable(q: np.ndarray, x: np.ndarray, name: str) -> np.ndarray:
+    try:
+        np.broadcast_shapes(q.shape, x.shape)
+    except ValueError:
+        raise InputError(f"{name} of shape {q.shape} does not broadcast against the tensor's {x.shape}") from None
+    return q
+
+
 def _channel_scale(q, x: np.ndarray, axis: int) -> np.ndarray:
-    q = np.asarray(q, dtype=np.float64)
+    q = real_array(q, "scale")
     if q.ndim == 0:
         return q
     if q.ndim != 1 or q.shape[0] != x.shape[axis]:
@@ -121,7 +154,7 @@ def quantize_activations(a, qa, bits: int = 8) -> np.ndarray:
     """``a_u8 = clip(round(Qa * a), 0, 2**bits - 1)``; negative inputs clip to 0."""
     hi = 2 ** _check_bits(bits) - 1
     arr = _finite(a, "activations")
-    q = _positive_scale(qa, "Qa")
+    q = _broadcastable(_positive_scale(qa, "Qa"), arr, "Qa")
     return np.clip(np.rint(arr * q), 0, hi).astype(np.uint8)
 
 
@@ -138,7 +171,7 @@ def quantize_signed_activations(a, qa, bits: int = 8, shift: int | None = None):
     if not (-lo <= k <= 255 - hi):
         raise InputError(f"shift K={k} does not map {lo}..{hi} into 0..255")
     arr = _finite(a, "activations")
-    q = _positive_scale(qa, "Qa'")
+    q = _broadcastable(_positive_scale(qa, "Qa'"), arr, "Qa'")
     a_s8 = np.clip(np.rint(arr * q), lo, hi).astype(np.int8)
     return (a_s8.astype(np.int16) + k).astype(np.uint8), a_s8, k
 
@@ -153,7 +186,7 @@ def quantize_weights(w, qw, axis: int = -1) -> np.ndarray:
 def quantize_bias(b, qa, qw) -> np.ndarray:
     """``b_s32 = round(Qa * Qw * b)`` (``qw`` scalar or per output channel)."""
     arr = _finite(b, "bias")
-    v = np.rint(arr * _positive_scale(qa, "Qa") * _positive_scale(qw, "Qw"))
+    v = np.rint(arr * _broadcastable(_positive_scale(qa, "Qa") * _positive_scale(qw, "Qw"), arr, "Qw"))
     if (np.abs(v) > 2**31 - 1).any():
         raise InputError("quantized bias does not fit in s32; the activation or weight range is too small")
     return v.astype(np.int32)
@@ -164,8 +197,10 @@ def shift_corrected_bias(bias_s32, w_s8, shift: int = 128) -> np.ndarray:
 
     With it ``(a_s8 + K) W_s8 + b'`` equals ``a_s8 W_s8 + b_s32`` exactly in s32.
     """
-    b = np.asarray(bias_s32)
-    w = np.asarray(w_s8)
+    b = as_array(bias_s32, "bias_s32")
+    w = as_array(w_s8, "w_s8")
+    if not isinstance(shift, (int, np.integer)) or isinstance(shift, bool) or not 0 <= shift <= 255:
+        raise InputError(f"shift must be an integer in 0..255, got {shift!r}")
     if w.dtype != np.int8 or w.ndim != 2:
         raise InputError(f"w_s8 must be a 2-D int8 matrix W[K x N], got {w.dtype} {w.shape}")
     if b.dtype != np.int32 or b.shape != (w.shape[1],):
@@ -183,7 +218,8 @@ def dequant_factor(qa, qw) -> np.ndarray:
 
 def dequantize(x_s32, qa, qw) -> np.ndarray:
     """``x_f32 = D * x_s32`` (float64; ``qw`` scalar or per output channel, last axis)."""
-    return np.asarray(x_s32, dtype=np.float64) * dequant_factor(qa, qw)
+    x = _finite(x_s32, "x_s32")
+    return x * _broadcastable(dequant_factor(qa, qw), x, "Qw")
 
 
 def requantize(x_s32, scale, bits: int = 8) -> np.ndarray:
@@ -194,10 +230,8 @@ def requantize(x_s32, scale, bits: int = 8) -> np.ndarray:
     dequantized output for the next layer, without an fp32 activation tensor.
     """
     hi = 2 ** _check_bits(bits) - 1
-    x = np.asarray(x_s32)
-    if x.dtype.kind not in "iu":
-        raise InputError(f"x_s32 must be an integer array, got {x.dtype}")
-    s = _positive_scale(scale, "requantization scale")
+    x = _integer_array(x_s32, "x_s32")
+    s = _broadcastable(_positive_scale(scale, "requantization scale"), x, "requantization scale")
     return np.clip(np.rint(x.astype(np.float64) * s), 0, hi).astype(np.uint8)
 
 
@@ -208,10 +242,8 @@ def requantize_shift(x_s32, shift: int, bits: int = 8) -> np.ndarray:
     arithmetic shift), where :func:`requantize` rounds halves to even.
     """
     hi = 2 ** _check_bits(bits) - 1
-    x = np.asarray(x_s32)
-    if x.dtype.kind not in "iu":
-        raise InputError(f"x_s32 must be an integer array, got {x.dtype}")
-    if not (isinstance(shift, (int, np.integer)) and 0 <= shift < 32):
+    x = _integer_array(x_s32, "x_s32")
+    if not (isinstance(shift, (int, np.integer)) and not isinstance(shift, bool) and 0 <= shift < 32):
         raise InputError(f"shift must be an integer in 0..31, got {shift!r}")
     x = x.astype(np.int64)
     r = (x + (1 << (shift - 1))) >> shift if shift else x
@@ -266,6 +298,8 @@ def quantize_linear(
     b = np.zeros(w.shape[1]) if b is None else _finite(b, "bias")
     if b.shape != (w.shape[1],):
         raise InputError(f"bias must have shape ({w.shape[1]},), got {b.shape}")
+    if real_array(act_range, "act_range").ndim != 0:
+        raise InputError(f"act_range must be one number (the activations' range), got shape {np.shape(act_range)}")
     qa = signed_activation_scale(act_range, bits) if signed else activation_scale(act_range, bits)
     qw = weight_scale(tensor_range(w, axis=1 if per_channel else None))
     if pow2:

@@ -12,6 +12,7 @@ per-SM, per-CTA reference (mode "full").
 """
 
 from .driver import MODES, register_simulator, simulate
+from .limits import Limits
 from .result import SimResult
 
-__all__ = ["simulate", "register_simulator", "SimResult", "MODES"]
+__all__ = ["simulate", "register_simulator", "SimResult", "MODES", "Limits"]

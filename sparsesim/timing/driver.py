@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..arch import load_arch
 from ..cost import annotate as annotate_cost
 from ..errors import InputError, PatternError
@@ -9,6 +11,7 @@ from ..patterns import parse_pattern
 from . import library
 from .engine import UNITS, simulate_wave
 from .library import KernelRun
+from .limits import Limits, check_dims, check_exec, check_full, resolve
 from .result import SimResult
 from .statistical import slowest_tile_factor
 from .workload import build_plan, warp_instructions
@@ -47,12 +50,6 @@ UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
 NM_ENCODINGS = ("index", "combinatorial", "bitmask")
 
 
-def _check_dims(m, n, k):
-    for name, v in (("m", m), ("n", n), ("k", k)):
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise InputError(f"GEMM dimension {name} must be a positive int, got {v!r}")
-
-
 def _pick_tiles(arch, tile):
     cands = list(arch.tiles.candidates)
     if tile is None:
@@ -70,6 +67,28 @@ def _pick_tiles(arch, tile):
         if c == tile:
             return [c]
     raise InputError(f"tile must be an index, an (M, N, K) tuple or a tile shape of {arch.name}, got {tile!r}")
+
+
+def _pinned_runs(arch, tile, gemm, passes_override, warm_l2, out_dtype):
+    """Data-parallel runs of a pinned tile: the [tiles] candidate, or else (an (M, N, K) tuple)
+    the library kernels of that tile shape, e.g. the tile another mode's search chose."""
+    try:
+        tiles = _pick_tiles(arch, tile)
+    except InputError:
+        if not (isinstance(tile, (tuple, list)) and len(tile) >= 3):
+            raise
+        runs = [r for r in library.candidates(arch, *gemm, passes_override, decompositions=False,
+                                              warm_l2=warm_l2, out_dtype=out_dtype)
+                if (r.tile.cta_m, r.tile.cta_n, r.tile.cta_k) == tuple(tile[:3])]
+        if not runs:
+            raise InputError(f"tile {tuple(tile)} is neither among {arch.name}'s [tiles] candidates "
+                             f"nor a tile of its library's kernels for this GEMM") from None
+        return runs
+    runs = []
+    for t in tiles:
+        p = build_plan(arch, *gemm, t, passes_override, warm_l2=warm_l2, out_dtype=out_dtype)
+        runs.append(KernelRun("tiles", "pinned", t, p.spec, "data-parallel", p, [p]))
+    return runs
 
 
 def _run_plan(plan, mode, scales_by_wave=None):
@@ -121,7 +140,8 @@ def _run_plan(plan, mode, scales_by_wave=None):
 
 
 def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", format=None,
-             encoding=None, tile=None, a=None, b=None, full_limit=None, warm_l2=False, out_dtype=None):
+             encoding=None, tile=None, a=None, b=None, full_limit=None, warm_l2=False, out_dtype=None,
+             limits: Limits | None = None):
     """Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k.
 
     ``arch``: config name, path or loaded arch.  ``dtype``: one the arch's tensor cores take
@@ -133,8 +153,8 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     and CTA on its own, CTAs dispatched as SMs free up, every event) or "exec"
     (``a`` and ``b`` given: the functional kernel computes C bit-exactly and each
     tile's time follows its real non-zeros; ``m, n, k`` must match the arrays).
-    ``tile``: pin a tile shape of the [tiles] table (index into its candidates or (M, N, K)),
-    run data-parallel; by default the GEMM library's kernels (the arch's [library] table:
+    ``tile``: pin a tile shape of the [tiles] table (index into its candidates or (M, N, K);
+    an (M, N, K) of none of them pins the library kernels of that tile), run data-parallel; by default the GEMM library's kernels (the arch's [library] table:
     families x tiles x data-parallel / split-K / stream-K, :mod:`sparsesim.timing.library`) are
     ranked by an analytical estimate, the best few simulated and the fastest kept, as the
     libraries' algorithm search does; ``result.kernel`` names it and says why it won.
@@ -142,11 +162,20 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     that fit in the usable L2 together are read from L2, not DRAM.
     ``out_dtype``: the type C is written in (default: int32 for int8, the operand type's own
     16-bit float otherwise; libraries differ, e.g. cuSPARSELt int8 may write bf16).
-    ``full_limit``: in mode "full", refuse (InputError) GEMMs needing more than this
-    many simulated CTA-iterations (the full simulation's cost grows with the GEMM).
+    ``limits``: a :class:`~sparsesim.timing.limits.Limits` (docs/limits.md): largest
+    dimension and operand, CTA-iterations of mode "full" (its cost grows with the GEMM),
+    memory and multiply-adds of mode "exec"; ``full_limit`` overrides
+    ``limits.full_cta_iterations``.  A request above a limit raises
+    :class:`~sparsesim.errors.LimitError` before any work starts.
     Returns a :class:`~sparsesim.timing.result.SimResult`.
     """
+    limits = resolve(limits)
+    if full_limit is not None:
+        limits = resolve(dataclasses.replace(limits, full_cta_iterations=full_limit))
     arch = load_arch(arch)
+    m, n, k = check_dims(m, n, k, limits)
+    if not isinstance(mode, str) or mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     kind = getattr(arch, "kind", None)
     if kind != "gpu":
         fn = _simulator_for(kind)
@@ -156,30 +185,33 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
                 f"(sparsesim.timing.register_simulator)")
         return fn(arch, m, n, k, dtype, pattern, density=density, mode=mode, format=format,
                   encoding=encoding, tile=tile, a=a, b=b)
-    _check_dims(m, n, k)
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not isinstance(dtype, str):
+        raise InputError(f"dtype must be a string such as 'fp16', got {dtype!r}")
     reason = arch.refusal(dtype)
     if reason is not None:
         raise InputError(reason)
     if isinstance(pattern, str) and pattern.strip().lower().startswith("unstructured:"):
         suffix = pattern.strip().lower().split(":", 1)[1]
         if suffix in UNSTRUCTURED_FORMATS:
-            format = format or suffix
+            format = suffix if format is None else format
             pattern = "unstructured"
+    if mode == "exec" and density is None and str(pattern).strip().lower() == "unstructured":
+        from .execdriven import real_density
+
+        density = real_density(a)  # an unstructured operand's density is its own
     pat = parse_pattern(pattern, density)
     fmt = None
     if pat.is_unstructured:
-        fmt = format or "csr"
-        if fmt not in UNSTRUCTURED_FORMATS:
+        fmt = "csr" if format is None else format
+        if not isinstance(fmt, str) or fmt not in UNSTRUCTURED_FORMATS:
             raise InputError(f"format must be one of {', '.join(UNSTRUCTURED_FORMATS)}, got {fmt!r}")
         if encoding is not None:
             raise InputError("encoding= applies to N:M operands; use format= for unstructured ones")
     elif pat.is_nm:
         if format is not None:
             raise PatternError(f"format={format!r} applies to unstructured operands, not to {pat}")
-        fmt = encoding or "index"
-        if fmt not in NM_ENCODINGS:
+        fmt = "index" if encoding is None else encoding
+        if not isinstance(fmt, str) or fmt not in NM_ENCODINGS:
             raise InputError(f"encoding must be one of {', '.join(NM_ENCODINGS)}, got {fmt!r}")
     elif format is not None or encoding is not None:
         raise InputError("dense operands take no format or encoding")
@@ -188,6 +220,7 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     if mode == "exec":
         from .execdriven import prepare_exec
 
+        check_exec(m, n, k, limits)
         exec_data = prepare_exec(arch, m, n, k, dtype, pat, a, b)
     elif a is not None or b is not None:
         raise InputError("operand arrays a= and b= are used only with mode='exec'")
@@ -196,10 +229,7 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     if out_dtype is not None and out_dtype not in OUT_DTYPES:
         raise InputError(f"out_dtype must be one of {', '.join(OUT_DTYPES)}, got {out_dtype!r}")
     if tile is not None:
-        runs = []
-        for t in _pick_tiles(arch, tile):
-            p = build_plan(arch, m, n, k, dtype, pat, fmt, t, passes_override, warm_l2=warm_l2, out_dtype=out_dtype)
-            runs.append(KernelRun("tiles", "pinned", t, p.spec, "data-parallel", p, [p]))
+        runs = _pinned_runs(arch, tile, (m, n, k, dtype, pat, fmt), passes_override, warm_l2, out_dtype)
     else:
         # the library's algorithm search: split-K and stream-K only in the statistical mode
         runs = library.candidates(arch, m, n, k, dtype, pat, fmt, passes_override,
@@ -211,28 +241,36 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     if need_bytes > arch.dram.size_gib * 2**30:
         raise InputError(f"the GEMM's operands ({need_bytes / 2**30:.1f} GiB) do not fit the "
                          f"{arch.dram.size_gib:g} GiB of DRAM of {arch.name}")
-    if mode == "full" and full_limit is not None:
-        need = max(r.base.ctas * r.base.k_iters for r in ranked)
-        if need > full_limit:
-            raise InputError(f"mode 'full' would simulate {need} CTA-iterations (limit {full_limit}); "
-                             f"use mode 'statistical', which fast-forwards them")
+    if mode == "full":
+        check_full(max(r.base.ctas * r.base.k_iters for r in ranked), limits)
+    if exec_data is not None:
+        # the real operand's tiles time the (data-parallel) candidates; the fastest runs
+        plan, cycles, busy, events = exec_data.run([r.base for r in ranked])
+        run = next(r for r in ranked if r.base is plan)
+        res = _result(arch, plan, mode, cycles, busy, events, 0, 0, exec_data, run.spec.stages)
+        return _describe(res, run, ranked, n_candidates, arch)
     best = None
     done: dict = {}
     for run in ranked:
         if id(run) not in done:
-            done[id(run)] = _run_kernel(run, mode, exec_data, done)
+            done[id(run)] = _run_kernel(run, mode, done)
         totals = done[id(run)][:5]
         run.cycles = totals[0]
         if best is None or totals[0] < best[1][0]:
             best = (run, totals)
     run, (cycles, busy, events, skipped, simulated) = best
     res = _result(arch, run.base, mode, cycles, busy, events, skipped, simulated, exec_data, run.spec.stages)
+    return _describe(res, run, ranked, n_candidates, arch)
+
+
+def _describe(res, run, ranked, n_candidates, arch):
+    """``res.kernel``: the kernel that won and why."""
     res.kernel = {**run.describe(), "waves": res.waves, "bound": res.bound, "candidates": n_candidates,
                   "simulated": len(ranked), "why": library.why(run, ranked, arch, res.utilization, res.bound)}
     return res
 
 
-def _run_kernel(run, mode, exec_data, done):
+def _run_kernel(run, mode, done):
     """Cycles, busy cycles per unit, events, skipped iterations, simulated waves and the last
     wave (cycles, busy, iterations) of one candidate kernel: its plans one after the other,
     then the split-K reduction.  A stream-K kernel is its data-parallel parent (``done``: the
@@ -244,15 +282,14 @@ def _run_kernel(run, mode, exec_data, done):
     last = None
     if run.parent is not None:
         if id(run.parent) not in done:
-            done[id(run.parent)] = _run_kernel(run.parent, mode, exec_data, done)
+            done[id(run.parent)] = _run_kernel(run.parent, mode, done)
         p_cycles, p_busy, _, p_skipped, _, (l_cyc, l_busy, l_iters) = done[id(run.parent)]
         cycles += p_cycles - l_cyc
         skipped += p_skipped - l_iters
         for u in UNITS:
             busy[u] += p_busy[u] - l_busy.get(u, 0.0)
     for plan in run.phases:
-        scales_fn = exec_data.wave_scales(plan) if exec_data is not None else None
-        c, b, e, s, w, last = _run_plan(plan, mode, scales_fn)
+        c, b, e, s, w, last = _run_plan(plan, mode)
         cycles += c
         events, skipped, simulated = events + e, skipped + s, simulated + w
         for u in UNITS:
@@ -304,7 +341,6 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
         fast_forwarded_iterations=skipped,
     )
     if exec_data is not None:
-        res.output = exec_data.output
-        res.tile_cycles = exec_data.tile_cycles(plan)
+        exec_data.annotate(res, plan)
     # the clock the board's power limit allows, and the energy at its supply (sparsesim.cost)
     return annotate_cost(res, arch)

@@ -76,17 +76,22 @@ def simulate_full(plan, memory_system=MemorySystem, scales=None):
     stats = defaultdict(float)
     sms = [Sm(env, plan) for _ in range(nsm)]
     state = {"next": 0}
+    specs = {}
+
+    def wave_spec(w):  # each wave's bytes, asked once per CTA of it
+        if w not in specs:
+            specs[w] = waves[w]
+        return specs[w]
 
     def slot(sm):
         carried = 0.0  # C bytes of this slot's previous CTA, written back during the next one
         while state["next"] < plan.ctas:
             c = state["next"]
             state["next"] += 1
-            w = c // per_wave
-            n_w = int(waves.end[w] - waves.start[w])
+            spec = wave_spec(c // per_wave)
             extra = carried / k_iters
-            dram_per = float(waves.reads[w]) / (n_w * k_iters) + extra
-            c_per = float(waves.c_wave[w]) / n_w
+            dram_per = spec.dram_read_bytes / (spec.ctas * k_iters) + extra
+            c_per = spec.c_bytes / spec.ctas
             last = state["next"] >= plan.ctas or c + per_wave >= plan.ctas
             sm.resident += 1
             cta = SmGroup(env, plan, mem, sm.smem, 1, 1, dram_per, c_per, sm.cycles(float(scales[c])),

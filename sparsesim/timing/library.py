@@ -105,7 +105,7 @@ def _stream_k(run, arch):
     # every slot but one per tile hands a partial fp32 tile to the tile's owner (write + read)
     sharers = max(0, slots - rest)
     fixup = 2.0 * sharers * p.tile.cta_m * p.tile.cta_n * 4
-    carried = float(p.waves.c_wave[full - 1]) if full else 0.0
+    carried = p.waves.c_bytes(full - 1) if full else 0.0
     wave = WaveSpec(slots, wave_groups(slots, arch.sm.count, p.ctas_per_sm), last.dram_read_bytes,
                     last.c_bytes + fixup, carried, True)
     sk = dataclasses.replace(p, k_iters=k_sk, waves=_WaveList([wave]))

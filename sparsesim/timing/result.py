@@ -76,6 +76,7 @@ class SimResult:
     boost_power_w: float | None = None
     clock_limit: str | None = None
     output: object = None  # exec mode: the bit-exact product (numpy array), not serialized
+    exec_stats: dict | None = None  # exec mode: items run and skipped, non-zeros, L2 bytes, wall time
 
     @property
     def tflops(self) -> float:

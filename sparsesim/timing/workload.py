@@ -17,6 +17,7 @@ of ``SMs x CTAs-per-SM``.  DRAM traffic comes from a panel-level L2 reuse model
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 from math import ceil
 
 import numpy as np
@@ -470,59 +471,26 @@ def schedule_waves(plan, a_total, b_bytes, c_bytes, a_parts):
     operand that fits in the usable L2 beside the other operand's per-wave working set
     stays resident: each panel is read once, at first touch.  Otherwise a panel the
     previous wave also used hits only if that wave's whole footprint fit in L2.
+
+    The schedule's cost does not grow with the GEMM: waves whose swizzle groups all
+    have the same height repeat with a period set by the raster (see
+    :class:`WaveSchedule`), so only one period of them is evaluated.
     """
     arch = plan.arch
-    sms = arch.sm.count
-    per_wave = sms * plan.ctas_per_sm
+    per_wave = arch.sm.count * plan.ctas_per_sm
     # split-K slices are further rows of tiles (each reads its own slice of the A row panel)
     T, Tm, Tn = plan.ctas, plan.tiles_m * plan.splits, plan.tiles_n
     S = min(plan.spec.raster_group_rows if plan.spec else arch.tiles.raster_group_rows, Tm)
-    n_waves = -(-T // per_wave)
-    a_panel = a_total / Tm
-    b_panel = b_bytes / Tn
     l2_eff = arch.l2.size_mib * 2**20 * arch.l2.usable_fraction
-
-    w = np.arange(n_waves, dtype=np.int64)
-    start = w * per_wave
-    end = np.minimum(start + per_wave, T)
-    rows, cols, first_rows, last_rows, lo, hi, g0, g1 = _wave_panels(start, end, Tm, Tn, S)
-    footprint = rows * a_panel + cols * b_panel
-    prev_fit = np.zeros(n_waves, dtype=bool)
-    prev_fit[1:] = footprint[:-1] <= l2_eff
-
-    # A row panels shared with the previous wave (same swizzle group at the boundary)
-    shared_rows = np.zeros(n_waves, dtype=np.int64)
-    touch = g0[1:] == g1[:-1]
-    shared_rows[1:] = np.where(touch, np.minimum(first_rows[1:], last_rows[:-1]), 0)
-    # B column panels shared with the previous wave (overlap of column hulls)
-    shared_cols = np.zeros(n_waves, dtype=np.int64)
-    ov = np.minimum(hi[1:], hi[:-1]) - np.maximum(lo[1:], lo[:-1]) + 1
-    shared_cols[1:] = np.clip(np.minimum(ov, np.minimum(cols[1:], cols[:-1])), 0, None)
-
-    a_resident = a_total + float((cols * b_panel).max()) <= l2_eff
-    b_resident = b_bytes + float((rows * a_panel).max()) <= l2_eff
-    if a_resident:
-        a_rows_read = rows - shared_rows  # first touches only
-    else:
-        a_rows_read = rows - shared_rows * prev_fit
-    if b_resident:
-        reach = np.maximum.accumulate(hi)
-        prev_reach = np.concatenate(([-1], reach[:-1]))
-        b_cols_read = reach - prev_reach  # first touches: the column frontier advances
-    else:
-        b_cols_read = cols - shared_cols * prev_fit
-    a_reads = np.maximum(a_rows_read, 0).astype(float) * a_panel
-    b_reads = np.maximum(b_cols_read, 0).astype(float) * b_panel
-    if plan.warm_l2 and a_total + b_bytes + c_bytes <= l2_eff:
-        # still resident from the previous call: no operand comes from DRAM
-        a_reads, b_reads = a_reads * 0.0, b_reads * 0.0
-    tiles_in_wave = (end - start).astype(float)
-    c_wave = tiles_in_wave * (c_bytes / T)
-
-    floor = 0.0 if plan.warm_l2 and not a_reads.any() and not b_reads.any() else 1.0
-    a_read_total = max(float(a_reads.sum()), floor * float(a_total))
+    # a repeated call whose operands and C all fit in L2 finds them still resident: no DRAM reads
+    warm = bool(plan.warm_l2 and a_total + b_bytes + c_bytes <= l2_eff)
+    sched = WaveSchedule(per_wave, T, Tm, Tn, S, a_total, b_bytes, l2_eff, c_bytes / T,
+                         arch.sm.count, plan.ctas_per_sm, warm=warm)
+    a_reads, b_reads = sched.total_reads()
+    floor = 0.0 if warm else 1.0
+    a_read_total = max(a_reads, floor * float(a_total))
     a_factor = a_read_total / a_total if a_total else 0.0
-    b_total_read = max(float(b_reads.sum()), floor * float(b_bytes))
+    b_total_read = max(b_reads, floor * float(b_bytes))
     dram = {
         "a_values": int(round(a_parts["values"] * a_factor)),
         "a_metadata": int(round(a_parts["metadata"] * a_factor)),
@@ -530,36 +498,196 @@ def schedule_waves(plan, a_total, b_bytes, c_bytes, a_parts):
         "c": int(c_bytes),
     }
     dram["total"] = dram["a_values"] + dram["a_metadata"] + dram["b"] + dram["c"]
-    waves = _LazyWaves(start, end, a_reads + b_reads, c_wave, sms, plan.ctas_per_sm)
-    return waves, dram
+    return sched, dram
 
 
-class _LazyWaves:
-    """The waves of a kernel (built on demand); ``final``: its last wave ends the kernel
-    (False for the data-parallel waves a stream-K wave follows)."""
+class WaveSchedule:
+    """The waves of a GEMM: ``len``, ``[i]`` (a :class:`WaveSpec`) and :meth:`summary`.
 
-    def __init__(self, start, end, reads, c_wave, sms, per_sm, final=True):
-        self.start, self.end, self.reads, self.c_wave = start, end, reads, c_wave
-        self.sms, self.per_sm, self.final = sms, per_sm, final
+    Per-wave quantities (panels read, L2 reuse with the previous wave) depend on where
+    the wave starts inside its swizzle group.  For waves whose groups all have the full
+    height ``S`` (every group but the last) that is ``start mod S*Tn``, which repeats
+    every ``S*Tn / gcd(per_wave, S*Tn)`` waves; inside the last group (height ``h``) it
+    repeats every ``h / gcd(per_wave, h)`` waves.  Sums and maxima over a run of such
+    waves are taken over one period; up to ``DIRECT_WAVES`` waves are simply evaluated
+    all at once, in the same order as always.  The work therefore grows with the tile
+    columns (``S*Tn``), not with m; a schedule that would need more than
+    ``MAX_EVALUATED`` waves evaluated is refused before any is.
+    """
 
-    def head(self, count):
-        """The first ``count`` waves, the kernel continuing after them."""
-        return _LazyWaves(self.start[:count], self.end[:count], self.reads[:count], self.c_wave[:count],
-                          self.sms, self.per_sm, final=False)
+    DIRECT_WAVES = 1 << 16
+    CHUNK = 1 << 16
+    MAX_EVALUATED = 1 << 21
 
+    def __init__(self, per_wave, T, Tm, Tn, S, a_total, b_bytes, l2_eff, c_per_tile, sms, per_sm, warm=False):
+        self.per_wave, self.T, self.Tm, self.Tn, self.S = per_wave, T, Tm, Tn, S
+        self.warm = warm  # operands still in L2 from the previous call: no wave reads DRAM
+        self.a_panel, self.b_panel = a_total / Tm, b_bytes / Tn
+        self.l2_eff, self.c_per_tile = l2_eff, c_per_tile
+        self.sms, self.per_sm = sms, per_sm
+        self.n = -(-T // per_wave)
+        self._reach_cache = {-1: -1}
+        if self.n <= self.DIRECT_WAVES:
+            self._all = self._eval(0, self.n)
+            rows, cols, hi = self._all[:3]
+            maxima = (int(rows.max()), int(cols.max()), int(hi.max()))
+        else:
+            self._check_cost()
+            maxima, sums = self._one_pass()
+        self.hi_max = maxima[2]
+        self.a_resident = a_total + float(maxima[1] * self.b_panel) <= l2_eff
+        self.b_resident = b_bytes + float(maxima[0] * self.a_panel) <= l2_eff
+        if self.n <= self.DIRECT_WAVES:
+            self._reads = self._wave_reads(self._all, -1)
+            self._totals = (float(self._reads[0].sum()), float(self._reads[1].sum()))
+        else:
+            a_res, a_shared, b_shared = sums
+            b_sum = (self.hi_max + 1) * self.b_panel if self.b_resident else b_shared  # every column once
+            self._totals = (a_res if self.a_resident else a_shared, b_sum)
+
+    # ---------------------------------------------------------------- evaluation
+    def _eval(self, a, b):
+        """Per-wave arrays of waves a..b-1: rows, cols, hi (highest tile column), A row and
+        B column panels shared with the previous wave, whether the previous wave fit in L2,
+        C bytes."""
+        k = 1 if a > 0 else 0
+        w = np.arange(a - k, b, dtype=np.int64)
+        start = w * self.per_wave
+        end = np.minimum(start + self.per_wave, self.T)
+        rows, cols, first_rows, last_rows, lo, hi, g0, g1 = _wave_panels(start, end, self.Tm, self.Tn, self.S)
+        footprint = rows * self.a_panel + cols * self.b_panel
+        L = len(w)
+        prev_fit = np.zeros(L, dtype=bool)
+        prev_fit[1:] = footprint[:-1] <= self.l2_eff
+        # A row panels shared with the previous wave (same swizzle group at the boundary)
+        shared_rows = np.zeros(L, dtype=np.int64)
+        touch = g0[1:] == g1[:-1]
+        shared_rows[1:] = np.where(touch, np.minimum(first_rows[1:], last_rows[:-1]), 0)
+        # B column panels shared with the previous wave (overlap of column hulls)
+        shared_cols = np.zeros(L, dtype=np.int64)
+        ov = np.minimum(hi[1:], hi[:-1]) - np.maximum(lo[1:], lo[:-1]) + 1
+        shared_cols[1:] = np.clip(np.minimum(ov, np.minimum(cols[1:], cols[:-1])), 0, None)
+        c_wave = (end - start).astype(float) * self.c_per_tile
+        return tuple(x[k:] for x in (rows, cols, hi, shared_rows, shared_cols, prev_fit, c_wave))
+
+    def _wave_reads(self, parts, reach_before):
+        """DRAM bytes of A and of B each wave reads; ``reach_before`` is the highest tile
+        column of the waves before (-1 for none)."""
+        rows, cols, hi, shared_rows, shared_cols, prev_fit, _ = parts
+        if self.a_resident:
+            a_rows_read = rows - shared_rows  # first touches only
+        else:
+            a_rows_read = rows - shared_rows * prev_fit
+        if self.b_resident:
+            reach = np.maximum.accumulate(np.concatenate(([reach_before], hi)))
+            b_cols_read = reach[1:] - reach[:-1]  # first touches: the column frontier advances
+        else:
+            b_cols_read = cols - shared_cols * prev_fit
+        a_reads = np.maximum(a_rows_read, 0).astype(float) * self.a_panel
+        b_reads = np.maximum(b_cols_read, 0).astype(float) * self.b_panel
+        return a_reads, b_reads
+
+    def _segments(self, a, b):
+        """Split waves a..b-1 into runs ``(lo, hi, period)``; period None: evaluate every wave."""
+        n, p, SG, S = self.n, self.per_wave, self.S * self.Tn, self.S
+        g_last = (self.Tm - 1) // S
+        h_last = self.Tm - g_last * S
+        # waves 1 .. a_end-1 touch only full-height groups (and so does the wave before them)
+        a_end = max(1, -(-(g_last * SG - p + 1) // p))
+        # waves b_start .. n-2 lie in the last group, and so does the wave before them
+        b_start = -(-(g_last * SG) // p) + 1
+        # disjoint runs: wave 0 | full-height groups | the step into the last group | inside it | last wave
+        e1 = min(1, n)
+        e_a = max(e1, min(a_end, n - 1))
+        e_t = max(e_a, min(b_start, n - 1))
+        e_b = max(e_t, n - 1)
+        runs = [(0, e1, None), (e1, e_a, SG // math.gcd(p, SG)), (e_a, e_t, None),
+                (e_t, e_b, h_last // math.gcd(p, h_last)), (e_b, n, None)]
+        out = []
+        for lo, hi, period in runs:
+            lo, hi = max(lo, a), min(hi, b)
+            if lo < hi:
+                out.append((lo, hi, period))
+        return out
+
+    def _parts(self, lo, hi, period):
+        """``(a, b, times)`` pieces of a run: every wave, or one period counted ``times``."""
+        count = hi - lo
+        if period is None or count <= 2 * period or count <= self.CHUNK:
+            return [(x, min(x + self.CHUNK, hi), 1) for x in range(lo, hi, self.CHUNK)]
+        q = count // period
+        return ([(x, min(x + self.CHUNK, lo + period), q) for x in range(lo, lo + period, self.CHUNK)]
+                + [(x, min(x + self.CHUNK, hi), 1) for x in range(lo + q * period, hi, self.CHUNK)])
+
+    def _check_cost(self):
+        cost = sum(b - a for run in self._segments(0, self.n) for a, b, _ in self._parts(*run))
+        if cost > self.MAX_EVALUATED:
+            from ..errors import LimitError
+
+            raise LimitError(f"the wave schedule of this GEMM ({self.n} waves of {self.per_wave} CTAs over "
+                             f"{self.Tn} tile columns) needs {cost} waves evaluated, above {self.MAX_EVALUATED}; "
+                             "split the GEMM along n (docs/limits.md)")
+
+    def _one_pass(self):
+        """Maxima (rows, cols, hi) and the A/B read sums under either residency, in one pass;
+        records the column reach before the last wave."""
+        mx = [0, 0, -1]
+        a_res = a_shared = b_shared = 0.0
+        for lo, hi_w, period in self._segments(0, self.n):
+            for a, b, times in self._parts(lo, hi_w, period):
+                rows, cols, hi, sr, sc, fit, _ = self._eval(a, b)
+                mx = [max(mx[0], int(rows.max())), max(mx[1], int(cols.max())), max(mx[2], int(hi.max()))]
+                a_res += times * float((np.maximum(rows - sr, 0) * self.a_panel).sum())
+                a_shared += times * float((np.maximum(rows - sr * fit, 0) * self.a_panel).sum())
+                b_shared += times * float((np.maximum(cols - sc * fit, 0) * self.b_panel).sum())
+                if a == 0:
+                    self._reach_cache[0] = int(hi[0])
+            if hi_w <= self.n - 1:
+                self._reach_cache[self.n - 2] = mx[2]  # every run before the last wave
+        return tuple(mx), (a_res, a_shared, b_shared)
+
+    def _reach(self, i):
+        """Highest tile column touched by waves 0..i (-1 for i < 0)."""
+        if i not in self._reach_cache:
+            hi_max = -1
+            for run in self._segments(0, i + 1):
+                for a, b, _ in self._parts(*run):
+                    hi_max = max(hi_max, int(self._eval(a, b)[2].max()))
+            self._reach_cache[i] = hi_max
+        return self._reach_cache[i]
+
+    def total_reads(self):
+        """DRAM bytes of A and of B read by all waves."""
+        return (0.0, 0.0) if self.warm else self._totals
+
+    def c_bytes(self, i):
+        """Bytes of C written by wave i."""
+        return float(self._wave(i)[1])
+
+    def _wave(self, i):
+        """(DRAM read bytes, C bytes) of wave i."""
+        if self.n <= self.DIRECT_WAVES:
+            return self._reads[0][i] + self._reads[1][i], self._all[6][i]
+        parts = self._eval(i, i + 1)
+        ar, br = self._wave_reads(parts, self._reach(i - 1))
+        return float(ar[0] + br[0]), float(parts[6][0])
+
+    # ---------------------------------------------------------------- the waves
     def __len__(self):
-        return len(self.start)
+        return self.n
 
     def __getitem__(self, i):
-        n = int(self.end[i] - self.start[i])
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        start = i * self.per_wave
+        ctas = int(min(start + self.per_wave, self.T) - start)
+        reads, c = self._wave(i)
+        reads = 0.0 if self.warm else reads
         # the C of the previous wave's CTAs that this wave's CTAs follow on their SM slots
-        # (the others stay in L2 past the kernel's end)
-        carried = 0.0
-        if i > 0:
-            prev = int(self.end[i - 1] - self.start[i - 1])
-            carried = float(self.c_wave[i - 1]) * min(1.0, n / prev)
-        return WaveSpec(n, wave_groups(n, self.sms, self.per_sm), float(self.reads[i]), float(self.c_wave[i]),
-                        carried, self.final and i == len(self) - 1)
+        # (the others stay in L2 past the kernel's end); every wave but the last is full
+        carried = float(self._wave(i - 1)[1]) * min(1.0, ctas / self.per_wave) if i > 0 else 0.0
+        return WaveSpec(ctas, wave_groups(ctas, self.sms, self.per_sm), float(reads), float(c),
+                        carried, i == self.n - 1)
 
     def __iter__(self):
         for i in range(len(self)):
@@ -575,8 +703,17 @@ class _LazyWaves:
         mid = n - 2
         if mid <= 0:
             return [(first, 1), (last, 1)]
-        reads = float(self.reads[1:n - 1].mean())
-        cw = float(self.c_wave[1:n - 1].mean())
-        carried = float(self.c_wave[0:n - 2].mean())
+        if n <= self.DIRECT_WAVES:
+            ar, br = self._reads
+            c_all = self._all[6]
+            reads = float((ar[1:n - 1] + br[1:n - 1]).mean())
+            c_mid = float(c_all[1:n - 1].mean())
+            carried = float(c_all[0:n - 2].mean())  # the C of waves 0 .. n-3, each followed by a full wave
+        else:
+            a_sum, b_sum = self._totals
+            reads = (a_sum + b_sum - first.dram_read_bytes - last.dram_read_bytes) / mid
+            c_total = self.c_per_tile * self.T
+            c_mid = (c_total - first.c_bytes - last.c_bytes) / mid
+            carried = (c_total - float(self._wave(n - 2)[1]) - last.c_bytes) / mid
         m0 = self[1]
-        return [(first, 1), (WaveSpec(m0.ctas, m0.groups, reads, cw, carried, False), mid), (last, 1)]
+        return [(first, 1), (WaveSpec(m0.ctas, m0.groups, reads, c_mid, carried, False), mid), (last, 1)]
