@@ -17,13 +17,19 @@ dtype and mode.
 
 Identical GEMMs (same arch, shape, dtype, pattern, format, density, mode) are
 simulated once and the result is shared by every layer that has that shape.
+
+Archs are config names/paths or arch objects (e.g. from :func:`sparsesim.arch.derive`);
+``params`` (``sweep --set KEY=VALUES``, :mod:`sparsesim.dse.grid`) multiplies each arch into
+one derived design per combination of values, and every row carries its design's values.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import importlib
 import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -31,8 +37,9 @@ from pathlib import Path
 
 from ..errors import InputError, PatternError, SparsesimError
 from ..patterns import parse_pattern
-from .store import (DRAM_KINDS, ResultStore, fill_speedup, check_table_path, point_key, row_key, store_path, typed_row,
-                    write_table)
+from .store import (AREA_COLUMNS, DRAM_KINDS, ENERGY_COLUMNS, ENERGY_UNITS, ResultStore, check_table_path,
+                    decode_params, encode_params, fill_speedup, point_key, row_key, store_path, typed_row,
+                    with_params, write_table)
 
 DEFAULT_PATTERNS = (
     "dense", "2:4", "4:8", "1:2",
@@ -139,6 +146,13 @@ class Point:
     k: int
     model: str = ""  # fingerprint of code + arch config (sparsesim.dse.fingerprint)
     prunable: bool = True  # False: A is an activation (attention products); simulated dense
+    params: str = ""  # design parameters varied from ``arch`` (canonical JSON; sparsesim.dse.grid)
+    arch_doc: str = ""  # an arch given as an object: its values (JSON), from which workers rebuild it
+
+    @property
+    def param_values(self) -> dict:
+        """``{dotted key: value}`` varied from ``arch`` for this design."""
+        return decode_params(self.params)
 
     @property
     def key(self) -> tuple:
@@ -159,13 +173,19 @@ class Point:
     def sim_key(self) -> tuple:
         """Points with equal sim_key give equal results (shape, not layer name, matters)."""
         p = self.simulated
-        return (p.arch, p.m, p.n, p.k, p.dtype, p.pattern, p.format, p.density, p.mode)
+        return (p.arch, p.params, p.arch_doc, p.m, p.n, p.k, p.dtype, p.pattern, p.format, p.density, p.mode)
 
 
 def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES,
-                dtype="fp16", mode="statistical", batch=None, **workload_options) -> list[Point]:
+                dtype="fp16", mode="statistical", batch=None, params=None, **workload_options) -> list[Point]:
     """Every point of the sweep, in table order.
 
+    ``archs``: config names/paths or arch objects (``sparsesim.arch.derive(...)``); a list of
+    arch objects carries, as varied values, the keys in which they differ.
+    ``params``: a grid of design parameters, ``--set`` texts (``["dram.bandwidth_gbps=1000:4000:500"]``)
+    or ``{key: values}`` (a list, one value, or a ``--set`` value text); every arch runs every
+    combination, each derived and validated before any point is planned
+    (:func:`sparsesim.dse.grid.expand`; bad input raises InputError naming the flag and key).
     ``workloads`` are names/paths or :class:`~sparsesim.workloads.Workload` objects;
     ``patterns`` a spec string/list; ``densities`` a grid string or a sequence;
     ``batch`` (optional) replaces every named workload's own batch size;
@@ -174,17 +194,18 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
     names its own dtype runs in it; the others in ``dtype``.
     """
     from ..workloads import Workload, load_workload
-    from .fingerprint import model_fingerprint
+    from .grid import expand
 
     if dtype not in DTYPES:
         raise InputError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-    archs = list(dict.fromkeys(archs))
+    if isinstance(archs, (str, os.PathLike)) or dataclasses.is_dataclass(archs):
+        archs = [archs]
+    archs = _unique(archs)
     if not archs:
         raise InputError("no arch given; name at least one (e.g. --arch a100)")
     if isinstance(workloads, (str, Workload)):
         workloads = [workloads]
-    if isinstance(archs, str):
-        archs = [archs]
+    designs = expand(archs, params)
     wls = [w if isinstance(w, Workload) else load_workload(w, batch=batch, **workload_options)
            for w in workloads]
     if not wls:
@@ -194,25 +215,74 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
         specs.insert(0, PatternSpec("dense", "dense", 1.0))
     grid = parse_densities(densities)
     points = []
-    for arch in archs:
-        model = model_fingerprint(arch)
+    for design in designs:
+        model, doc = _design_identity(design)
+        extra = {"params": encode_params(design.params), "arch_doc": doc}
         for wl in wls:
             for li, layer in enumerate(wl.layers):
                 for spec in specs:
                     dens = (spec.fixed_density,) if spec.fixed_density is not None else grid
                     for d in dens:
-                        points.append(Point(arch, wl.name, wl.batch, li, layer.name, layer.repeat,
+                        points.append(Point(design.arch, wl.name, wl.batch, li, layer.name, layer.repeat,
                                             spec.pattern, spec.format, float(d), layer.dtype or dtype,
-                                            mode, layer.m, layer.n, layer.k, model, layer.prunable))
+                                            mode, layer.m, layer.n, layer.k, model, layer.prunable, **extra))
     return points
+
+
+def _unique(archs) -> list:
+    """Archs in order, repeats dropped (arch objects compared by their values)."""
+    out, seen = [], set()
+    for a in archs:
+        key = repr(a) if dataclasses.is_dataclass(a) else str(a)
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return out
+
+
+def _design_identity(design) -> tuple[str, str]:
+    """(model fingerprint, arch_doc) of a design: a named arch without varied values is read
+    afresh by its fingerprint; a derived design or an arch object by the object's values."""
+    from .fingerprint import model_fingerprint
+
+    named = isinstance(design.source, (str, os.PathLike))
+    if named and not design.params:
+        return model_fingerprint(design.source), ""
+    if design.loaded is None:
+        return "", ""
+    doc = "" if named else arch_document(design.loaded)
+    return model_fingerprint(design.loaded), doc
+
+
+def arch_document(arch) -> str:
+    """The values of an arch object as canonical JSON (what :func:`build_arch` takes back)."""
+    import json
+
+    from ..arch import arch_to_dict
+
+    doc = arch_to_dict(arch)
+    doc.pop("source", None)
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------- evaluation
 @lru_cache(maxsize=None)
-def _arch(name):
-    import sparsesim
+def _arch(name, params="", doc=""):
+    """The arch a point runs on: the config ``name``, or the object ``doc`` describes, with the
+    varied ``params`` applied (one object per design, kept for the process's lifetime)."""
+    import json
 
-    return sparsesim.load_arch(name)
+    from ..arch import build_arch, derive, load_arch
+
+    if doc:
+        return build_arch(json.loads(doc), f"arch object {name}")
+    base = load_arch(name)
+    return derive(base, decode_params(params)) if params else base
+
+
+def point_arch(point: Point):
+    """The validated arch object of ``point``'s design."""
+    return _arch(point.arch, point.params, point.arch_doc)
 
 
 def simulate_point(point: Point) -> dict:
@@ -221,7 +291,7 @@ def simulate_point(point: Point) -> dict:
 
     density = point.density if point.pattern == "unstructured" else None
     fmt = point.format if point.pattern == "unstructured" else None
-    result = sparsesim.simulate(_arch(point.arch), point.m, point.n, point.k, point.dtype,
+    result = sparsesim.simulate(point_arch(point), point.m, point.n, point.k, point.dtype,
                                 point.pattern, density=density, mode=point.mode, format=fmt)
     return result.to_dict()
 
@@ -244,7 +314,7 @@ def _num(value):
 
 
 IDENTITY = ("arch", "workload", "batch", "layer_index", "layer", "repeat", "pattern", "format",
-            "density", "dtype", "mode", "model", "m", "n", "k", "prunable")
+            "density", "dtype", "mode", "model", "m", "n", "k", "prunable", "params")
 
 
 def make_row(point: Point, result: dict | None, error: str = "") -> dict:
@@ -252,8 +322,8 @@ def make_row(point: Point, result: dict | None, error: str = "") -> dict:
     row = {c: getattr(point, c) for c in IDENTITY}
     row.update({"cycles": None, "seconds": None, "speedup": None, "utilization": None,
                 "tensor_utilization": None, "bound": "", "error": error})
-    for kind in DRAM_KINDS:
-        row[f"dram_{kind}"] = None
+    for c in (*(f"dram_{kind}" for kind in DRAM_KINDS), *ENERGY_COLUMNS, *AREA_COLUMNS):
+        row[c] = None
     if result is not None and not error:
         try:
             row["cycles"] = _num(result["cycles"])
@@ -268,9 +338,26 @@ def make_row(point: Point, result: dict | None, error: str = "") -> dict:
             dram = result.get("dram_bytes") or {}
             for kind in DRAM_KINDS:
                 row[f"dram_{kind}"] = _num(dram.get(kind))
+            _cost_columns(row, result)
         except (KeyError, TypeError, ValueError) as exc:
             return make_row(point, None, f"bad evaluator result: {type(exc).__name__}: {exc}")
     return row
+
+
+def _cost_columns(row, result) -> None:
+    """Energy (total, by unit), average power and sparse-datapath area of a result that has them
+    (archs with a ``[technology]`` table; sparsesim.cost)."""
+    row["energy_j"] = _num(result.get("energy_j"))
+    parts = result.get("energy_breakdown_j") or {}
+    unknown = set(parts) - set(ENERGY_UNITS)
+    if unknown:
+        raise ValueError(f"energy breakdown has units without a column: {', '.join(sorted(unknown))}")
+    for unit in ENERGY_UNITS:
+        row[f"energy_{unit}_j"] = _num(parts.get(unit)) if parts else None
+    row["avg_power_w"] = _num(result.get("avg_power_w"))
+    area = result.get("area") or {}
+    row["sparse_area_mm2"] = _num(area.get("chip_sparse_mm2"))
+    row["sparse_area_fraction"] = _num(area.get("sparse_fraction"))
 
 
 def _error_text(exc: BaseException) -> str:
@@ -322,9 +409,9 @@ def check_supported(points) -> None:
     Each distinct combination is tried once on a small GEMM (statistical mode)."""
     import sparsesim
 
-    def refusal(arch, dtype, p):
+    def refusal(point, dtype, p):
         try:
-            sparsesim.simulate(_arch(arch), *PROBE_SHAPE, dtype, p.pattern,
+            sparsesim.simulate(point_arch(point), *PROBE_SHAPE, dtype, p.pattern,
                                density=p.density if p.pattern == "unstructured" else None,
                                format=p.format if p.pattern == "unstructured" else None)
         except SparsesimError as exc:
@@ -336,23 +423,24 @@ def check_supported(points) -> None:
     for point in points:
         p = point.simulated
         for spec in (dense, p):  # the dtype at all, then with this pattern
-            combo = (p.arch, p.dtype, spec.pattern, spec.format,
-                     spec.density if spec.pattern == "unstructured" else None)
+            # one probe per design, dtype, pattern and format (the density refuses nothing)
+            combo = (p.arch, p.params, p.arch_doc, p.dtype, spec.pattern, spec.format)
             if combo in seen:
                 continue
             seen.add(combo)
             try:
-                _arch(p.arch)
+                point_arch(p)
             except SparsesimError:
                 break  # an unloadable arch is reported by its points, as before
-            reason = refusal(p.arch, p.dtype, spec)
+            reason = refusal(p, p.dtype, spec)
             if reason is None:
                 continue
-            works = [d for d in DTYPES if d != p.dtype and refusal(p.arch, d, spec) is None]
+            works = [d for d in DTYPES if d != p.dtype and refusal(p, d, spec) is None]
             if spec.pattern != "dense" and not works:
                 continue  # the arch refuses the pattern whatever the dtype: its points record why
             label = "" if spec.pattern == "dense" else f" with {_label(spec)}"
-            raise InputError(f"dtype {p.dtype} does not run on {p.arch}{label}: {reason}; "
+            design = p.arch + (f" ({', '.join(f'{k}={v}' for k, v in p.param_values.items())})" if p.params else "")
+            raise InputError(f"dtype {p.dtype} does not run on {design}{label}: {reason}; "
                              f"dtypes that work there{label}: {', '.join(works) or 'none'}")
 
 
@@ -424,7 +512,7 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
     extra = [r for r in existing.values() if row_key(r) not in order]
     rows = sorted(keep, key=lambda r: order[row_key(r)]) + extra
     fill_speedup(rows)
-    result.rows = rows
+    result.rows = with_params(rows)
     result.errors = sum(1 for r in keep if r["error"])
     result.files = write_table(out, rows) if out is not None else []
     result.seconds = time.perf_counter() - t0
