@@ -18,5 +18,10 @@ DATA_PACKAGES = {
 setup(
     packages=find_packages(include=["sparsesim", "sparsesim.*"]) + list(DATA_PACKAGES),
     package_dir=DATA_PACKAGES,
-    package_data={name: ["*.toml", "*.csv", "*.json", "hf/*.json"] for name in DATA_PACKAGES},
+    # all package data is declared here: a [tool.setuptools.package-data] table in
+    # pyproject.toml would replace this argument instead of adding to it
+    package_data={
+        **{name: ["*.toml", "*.csv", "*.json", "hf/*.json"] for name in DATA_PACKAGES},
+        "sparsesim.cost": ["tables/*.toml"],
+    },
 )

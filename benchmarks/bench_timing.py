@@ -68,25 +68,30 @@ def main(argv=None) -> int:
         print(f"# {pattern}: 65536^3 / 1024^3 wall-time ratio = {ratio:.2f}  (max {max(walls) * 1e3:.1f} ms)")
 
     print()
-    print("# fast-forward (statistical) vs full simulation, same tile shape")
-    print(f"{'shape':>18} {'pattern':>10} {'tile':>12} {'dev %':>8} {'ff ms':>7} {'full ms':>8} {'ff ev':>6} {'full ev':>8}")
-    cases = [((1024, 1024, 1024), "dense", None), ((2048, 2048, 2048), "2:4", None),
-             ((4096, 4096, 1024), "2:4", None), ((1024, 1024, 8192), "dense", 3),
-             ((3000, 2000, 5000), "2:4", 6), ((4096, 4096, 4096), "dense", 0),
-             ((2048, 2048, 4096), "unstructured:0.1", 5)]
+    print("# statistical (fast-forwarded) vs full simulation, same tile shape")
+    print(f"{'arch':>10} {'shape':>16} {'dtype':>5} {'pattern':>17} {'tile':>10} {'dev %':>7} "
+          f"{'ff ms':>7} {'full ms':>8} {'ff ev':>6} {'full ev':>8}")
+    cases = [("a100", (1024, 1024, 8192), "fp16", "dense", 3), ("a100", (2048, 2048, 2048), "fp16", "2:4", 2),
+             ("a100", (4096, 4096, 1024), "fp16", "2:4", 0), ("a100", (1024, 1024, 1024), "int8", "2:4", 3),
+             ("a100", (4096, 16, 4096), "fp16", "2:4", 6), ("a100", (4096, 128, 4096), "fp16", "2:4", 3),
+             ("a100", (768, 768, 3072), "fp16", "dense", 3), ("h100", (8192, 16, 2048), "fp16", "2:4", 5),
+             ("a100-4of8", (1024, 1024, 2048), "fp16", "4:8", 5), ("a100-4of8", (2048, 1024, 1024), "int8", "4:8", 0),
+             ("a100", (2048, 2048, 1024), "fp16", "unstructured:0.1", 5),
+             ("h100", (1024, 1024, 1024), "fp16", "2:4", 3), ("h100", (1024, 1024, 512), "fp16", "2:4", 3),
+             ("a100", (1536, 1536, 512), "int8", "dense", 3)]
     worst = 0.0
-    for shape, pattern, tile in cases:
-        ff_wall, ff = _time(lambda: sparsesim.simulate(arch, *shape, "fp16", pattern, tile=tile), 1)
+    for name, shape, dtype, pattern, tile in cases:
+        ff_wall, ff = _time(lambda: sparsesim.simulate(name, *shape, dtype, pattern, tile=tile), 1)
         tile_used = (ff.tile["cta_m"], ff.tile["cta_n"], ff.tile["cta_k"])
-        full_wall, full = _time(lambda: sparsesim.simulate(arch, *shape, "fp16", pattern, tile=tile_used,
+        full_wall, full = _time(lambda: sparsesim.simulate(name, *shape, dtype, pattern, tile=tile_used,
                                                            mode="full"), 1)
         dev = (ff.cycles / full.cycles - 1.0) * 100
         worst = max(worst, abs(dev))
-        report["fast_forward"].append({"shape": shape, "pattern": pattern, "tile": tile_used, "deviation_pct": dev,
-                                       "ff_wall_s": ff_wall, "full_wall_s": full_wall,
-                                       "ff_events": ff.events, "full_events": full.events})
-        print(f"{'x'.join(map(str, shape)):>18} {pattern:>10} {'x'.join(map(str, tile_used)):>12} {dev:>8.4f} "
-              f"{ff_wall * 1e3:>7.1f} {full_wall * 1e3:>8.1f} {ff.events:>6} {full.events:>8}")
+        report["fast_forward"].append({"arch": name, "shape": shape, "dtype": dtype, "pattern": pattern,
+                                       "tile": tile_used, "deviation_pct": dev, "ff_wall_s": ff_wall,
+                                       "full_wall_s": full_wall, "ff_events": ff.events, "full_events": full.events})
+        print(f"{name:>10} {'x'.join(map(str, shape)):>16} {dtype:>5} {pattern:>17} {'x'.join(map(str, tile_used)):>10} "
+              f"{dev:>7.3f} {ff_wall * 1e3:>7.1f} {full_wall * 1e3:>8.1f} {ff.events:>6} {full.events:>8}", flush=True)
     report["worst_deviation_pct"] = worst
     print(f"# worst |deviation| = {worst:.4f} %")
 

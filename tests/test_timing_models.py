@@ -184,6 +184,6 @@ def test_per_tile_variation_model():
 def test_full_mode_refuses_huge_gemms(capsys):
     assert main(["simulate", "--arch", "a100", "--gemm", "65536x65536x65536", "--mode", "full"]) == 2
     assert "statistical" in capsys.readouterr().err
-    with pytest.raises(InputError, match="wave-iterations"):
+    with pytest.raises(InputError, match="CTA-iterations"):
         from sparsesim.timing import simulate as sim
         sim("a100", 16384, 16384, 16384, "fp16", "2:4", mode="full", full_limit=1000)

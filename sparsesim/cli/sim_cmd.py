@@ -111,7 +111,7 @@ def _simulate(args) -> int:
 
 
 EXEC_MAX_ELEMENTS = 1 << 26
-FULL_LIMIT = 20000  # wave-iterations: about a minute of event-by-event simulation
+FULL_LIMIT = 300000  # CTA-iterations: about half a minute of event-by-event simulation
 
 
 def _exec_operands(m, n, k, args):

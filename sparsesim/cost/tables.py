@@ -24,7 +24,7 @@ DRAM interface energies (pJ/bit per memory technology) live in ``memory.toml``.
 
 from __future__ import annotations
 
-import tomllib
+from .._toml import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path

@@ -4,12 +4,13 @@ Addresses are interleaved across the controllers at fine granularity, so a GEMM'
 streams spread evenly over them; the channels are therefore modeled together as
 one first-come first-served bandwidth port of peak bandwidth times the achievable
 DRAM efficiency (bytes per SM cycle), with the load-to-use latency pipelined (SMs
-keep many cp.async/TMA loads in flight).  Reads and write-backs share the port.
+keep many cp.async/TMA loads in flight).  Reads and the write-back of C (drained
+from L2 while the next CTAs run) share the port.
 """
 
 from __future__ import annotations
 
-from .pipeline import Port, hold
+from .pipeline import Port
 
 
 class DramChannel(Port):
@@ -23,13 +24,3 @@ class DramChannel(Port):
         clock_hz = arch.clock.sustained_mhz * 1e6
         bpc = arch.dram.bandwidth_gbps * 1e9 * arch.efficiency.dram / clock_hz
         return cls(env, bpc, arch.dram.latency_ns * 1e-9 * clock_hz)
-
-    def read(self, nbytes):
-        """Stage part: move ``nbytes`` per item (0 bytes: all hits, no DRAM time)."""
-        return (self, self.cycles_for(nbytes), "dram")
-
-    def write(self, nbytes, stats):
-        """Write ``nbytes`` back (generator): bandwidth, then the latency."""
-        if nbytes > 0:
-            yield from hold(self.env, self, self.cycles_for(nbytes), stats, "dram")
-            yield self.env.timeout(self.latency)

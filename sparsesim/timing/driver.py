@@ -76,6 +76,11 @@ def _run_plan(plan, mode, scales_by_wave=None):
     """Total kernel cycles, busy cycles per unit, events, CTA-iterations not simulated event by
     event (fast-forwarded or reused from an identical wave), waves simulated."""
     full = mode == "full"
+    if full and scales_by_wave is None:
+        from .full import simulate_full
+
+        cycles, busy, events = simulate_full(plan)
+        return cycles, busy, events, 0, 0
     total = 0.0
     busy = {u: 0.0 for u in UNITS}
     events = skipped = simulated = 0
@@ -122,7 +127,8 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     ``pattern``: "dense", "N:M" or "unstructured" (with ``density``); ``format``
     ("csr", "csb", "bitmask") picks the stored encoding of an unstructured A and
     ``encoding`` ("index", "combinatorial", "bitmask") that of an N:M A (traffic).
-    ``mode``: "statistical" (fast-forwarded), "full" (every event) or "exec"
+    ``mode``: "statistical" (SM groups in lockstep, waves, fast-forwarded), "full" (every SM
+    and CTA on its own, CTAs dispatched as SMs free up, every event) or "exec"
     (``a`` and ``b`` given: the functional kernel computes C bit-exactly and each
     tile's time follows its real non-zeros; ``m, n, k`` must match the arrays).
     ``tile``: pin a tile shape (index into the arch's candidates or (M, N, K));
@@ -130,7 +136,7 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     a third within 3% of the best) are simulated and the fastest is kept, as a library's
     autotuner would.
     ``full_limit``: in mode "full", refuse (InputError) GEMMs needing more than this
-    many simulated wave-iterations (the full simulation's cost grows with the GEMM).
+    many simulated CTA-iterations (the full simulation's cost grows with the GEMM).
     Returns a :class:`~sparsesim.timing.result.SimResult`.
     """
     arch = load_arch(arch)
@@ -191,10 +197,14 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
         plans = [p for j, (e, _, p) in enumerate(est)
                  if j < 2 or (j < MAX_SIMULATED_TILES and e <= est[0][0] * (1.0 + RANK_SLACK))]
 
+    need_bytes = plans[0].compulsory["total"]
+    if need_bytes > arch.dram.size_gib * 2**30:
+        raise InputError(f"the GEMM's operands ({need_bytes / 2**30:.1f} GiB) do not fit the "
+                         f"{arch.dram.size_gib:g} GiB of DRAM of {arch.name}")
     if mode == "full" and full_limit is not None:
-        need = max(len(p.waves) * p.k_iters for p in plans)
+        need = max(p.ctas * p.k_iters for p in plans)
         if need > full_limit:
-            raise InputError(f"mode 'full' would simulate {need} wave-iterations (limit {full_limit}); "
+            raise InputError(f"mode 'full' would simulate {need} CTA-iterations (limit {full_limit}); "
                              f"use mode 'statistical', which fast-forwards them")
     best = None
     for plan in plans:
@@ -225,6 +235,7 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
         "multiplies": d.multiplies * iters,
         "metadata_decodes": d.decodes * iters,
         "mux_selects": d.selects * iters,
+        "mux_lane_selects": d.lane_selects * iters,
         "reencoded_nonzeros": d.reencoded * iters,
         "l2_read_bytes": d.l2_bytes * iters,
         "smem_write_bytes": d.smem_fill_bytes * iters,

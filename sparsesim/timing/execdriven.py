@@ -92,6 +92,8 @@ class ExecData:
         per_sm = plan.ctas_per_sm
 
         def fn(idx, w):
+            if not np.any(scale != 1.0):  # every tile row does the same work: the plain wave
+                return w, [1.0] * len(w.groups)
             start = idx * plan.arch.sm.count * per_sm
             end = start + w.ctas
             rows = np.arange(start, end) // Tn
@@ -101,7 +103,8 @@ class ExecData:
             for r, c in zip(uniq, counts):
                 groups.append((c / per, per))
                 scales.append(float(scale[r]))
-            return WaveSpec(w.ctas, tuple(groups), w.dram_read_bytes, w.c_bytes), scales
+            return WaveSpec(w.ctas, tuple(groups), w.dram_read_bytes, w.c_bytes, w.carried_write_bytes,
+                            w.last), scales
 
         return fn
 

@@ -19,7 +19,10 @@ class SimResult:
     ``dram_bytes`` has ``a_values``, ``a_metadata``, ``b``, ``c`` and ``total`` (bytes
     moved to/from DRAM, compulsory plus re-reads); ``compulsory_bytes`` the same keys
     for reading every operand once.  ``actions`` counts per-unit actions (MACs,
-    metadata decodes, mux selects, bytes per memory level) for energy models.
+    metadata decodes, mux selects - one per multiply - and mux lane selects - routed
+    operand lanes of ``mux_operand_bits``, two int8 values per 16-bit lane -, bytes per
+    memory level) for energy models.  ``events``: SimPy events processed (a chain that
+    owns its units takes one per iteration).
     ``energy_j`` (joules, static included), ``energy_breakdown_j`` (by unit),
     ``avg_power_w`` (energy / seconds) and ``area`` (dense tensor-core datapath and sparse
     additions, :mod:`sparsesim.cost`) are set when the arch has a ``[technology]`` table.

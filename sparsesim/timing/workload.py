@@ -21,45 +21,70 @@ from math import ceil
 
 import numpy as np
 
-from ..arch.datapath import sparse_datapath
+from ..arch.datapath import MMA_K_BYTES, MMA_N, MMA_ROWS, sparse_datapath
 from ..arch.schema import DTYPE_BYTES
 from ..errors import InputError
+from .decode import decode_cycles
+from .mac import issue_limited_cycles
+from .mux import mux_cycles
 from .statistical import passes_per_slice, slice_passes_moments
 
 OUT_DTYPE = {"fp16": "fp16", "bf16": "bf16", "int8": "int32", "fp8": "fp16"}
-MMA_ROWS = 16  # PTX mma.sp / mma: 16 rows of A per warp-level instruction
-MMA_N = 8  # PTX mma(.sp) m16n8kX: 8 columns of B per instruction
-MMA_K_BYTES = 64  # PTX mma.sp k-depth: 32 fp16/bf16 or 64 int8/fp8 values = 64 bytes
 
 
 @dataclass
 class IterDemand:
-    """Demands of one main-loop iteration of one CTA (per SM where SM-local)."""
+    """Demands of one main-loop iteration of one CTA (per SM where SM-local).
+
+    Unit cycles are those of one CTA with all of the SM's tensor cores (and their
+    decoders and multiplexers) working and no latency limit; :func:`sm_unit_cycles`
+    turns them into the cycles of a group of CTAs on one SM.
+    """
 
     l2_bytes: float  # A values + A metadata + B bytes the CTA reads through L2
     smem_fill_bytes: float
     smem_read_bytes: float
     mac_cycles: float
-    decode_cycles: float
+    decode_cycles: float  # hardware index decode
     mux_cycles: float
+    reencode_cycles: float  # on-chip re-encoding of A into hardware passes (per SM, CUDA cores)
     macs: float  # dense-equivalent MACs (padded)
     multiplies: float  # multiplies the array actually performs
     decodes: float
-    selects: float
+    selects: float  # one per multiply
+    lane_selects: float  # routed multiplexer lanes (mux_operand_bits wide)
     reencoded: float
 
 
 @dataclass
+class MmaIssue:
+    """What limits MMA issue on one tensor core besides its rate (Little's law)."""
+
+    issue_cycles: float  # cycles one m16n8 MMA instruction occupies a tensor core
+    latency: float  # issue to result of a dependent MMA (MMA pipeline + select stages)
+    operand_latency: float  # shared-memory load of the next k-step's fragments
+    fragments_per_cta: int  # independent 16 x 8 accumulator fragments of one CTA
+    warps_per_cta: int
+
+
+@dataclass
 class WaveSpec:
-    """One wave: ``groups`` = ((SMs, CTAs per SM), ...); DRAM read bytes of the whole wave."""
+    """One wave: ``groups`` = ((SMs, CTAs per SM), ...); DRAM read bytes of the whole wave;
+    its C bytes; the C bytes of the previous wave's CTAs that this wave's CTAs follow,
+    written back through L2 to DRAM while this one runs (stores are posted: a CTA exits
+    once it has issued them); ``last``: the kernel ends when this wave's stores have been
+    acknowledged by L2."""
 
     ctas: int
     groups: tuple
     dram_read_bytes: float
     c_bytes: float
+    carried_write_bytes: float = 0.0
+    last: bool = True
 
     def signature(self):
-        return (self.groups, round(self.dram_read_bytes, 3), round(self.c_bytes, 3))
+        return (self.groups, round(self.dram_read_bytes, 3), round(self.c_bytes, 3),
+                round(self.carried_write_bytes, 3), self.last)
 
 
 @dataclass
@@ -84,6 +109,7 @@ class GemmPlan:
     waves: list = field(default_factory=list)
     latency: dict = field(default_factory=dict)
     tile_cv: float = 0.0  # coefficient of variation of a CTA's sparse-MMA work (statistical)
+    mma: MmaIssue | None = None
 
     @property
     def ctas(self) -> int:
@@ -164,48 +190,22 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
     l2_a = a_total / (tiles_m * k_iters)  # every CTA of a tile row reads its A panel
     l2_b = b_bytes / (tiles_n * k_iters)
     l2_bytes = l2_a + l2_b
-    warps_n = tile.cta_n // tile.warp_n
-    warps_m = tile.cta_m // tile.warp_m
-    smem_read = warps_n * a_stage + warps_m * b_stage
-    macs = tile.cta_m * tile.cta_n * tile.cta_k
-    peak_sm = arch.dense_macs_per_cycle_sm(dtype)
-    hw_density = tc.sparse_n / tc.sparse_m
-    eff = arch.efficiency
-    decode_cycles = mux_cycles = 0.0
-    decodes = selects = reencoded = 0.0
-    if datapath == "dense" or datapath == "dense-fallback":
-        mac_cycles = macs / (peak_sm * eff.tensor_dense)
-        multiplies = macs
-        if datapath == "dense-fallback":  # decompress into smem before dense MMAs
-            reencoded = tile.cta_m * tile.cta_k * pattern.density
-            decode_cycles = reencoded / tc.unstructured_decode_per_cycle
-    else:
-        mac_cycles = passes * macs / (peak_sm * tc.sparse_speedup * eff.tensor_sparse)
-        multiplies = passes * macs * hw_density
-        kept = passes * tile.cta_m * tile.cta_k * hw_density
-        decodes = kept * (tile.cta_n / MMA_N)
-        selects = kept * tile.cta_n
-        sdp = sparse_datapath(arch)
-        lane_selects = selects * elt * 8 / sdp.mux_operand_bits
-        decode_cycles = decodes / (sdp.decoder_width * sm.tensor_cores_per_sm)
-        mux_cycles = lane_selects / (sdp.mux_selects_per_cycle * sm.tensor_cores_per_sm)
-        if datapath == "sparse-passes":
-            reencoded = tile.cta_m * tile.cta_k * pattern.density
-            decode_cycles += reencoded / tc.unstructured_decode_per_cycle
-    demand = IterDemand(l2_bytes, l2_bytes, smem_read, mac_cycles, decode_cycles, mux_cycles,
-                        macs, multiplies, decodes, selects, reencoded)
+    smem_read = (tile.cta_n // tile.warp_n) * a_stage + (tile.cta_m // tile.warp_m) * b_stage
+    demand, mma, select_latency = iteration_demand(arch, dtype, pattern, tile, datapath, passes)
+    demand.l2_bytes = demand.smem_fill_bytes = l2_bytes
+    demand.smem_read_bytes = smem_read
 
     clk_ghz = arch.clock.sustained_mhz / 1e3
     latency = {
         "dram": arch.dram.latency_ns * clk_ghz,
         "l2": float(arch.l2.latency_cycles),
         "smem": float(sm.shared_memory_latency_cycles),
-        "decode": float(sparse_datapath(arch).decode_latency_cycles) if decode_cycles else 0.0,
-        "mux": float(sparse_datapath(arch).mux_latency_cycles) if mux_cycles else 0.0,
-        "mma": float(tc.mma_latency_cycles),
+        "decode": select_latency[0],
+        "mux": select_latency[1],
+        "mma": mma.latency,
     }
     plan = GemmPlan(arch, m, n, k, dtype, pattern, fmt, tile, datapath, passes, ctas_per_sm,
-                    tiles_m, tiles_n, k_iters, demand, compulsory, {}, latency=latency)
+                    tiles_m, tiles_n, k_iters, demand, compulsory, {}, latency=latency, mma=mma)
     plan.waves, plan.dram = schedule_waves(plan, a_total, b_bytes, c_bytes, a)
     if datapath == "sparse-passes" and passes_override is None and passes > 0:
         k_slice = MMA_K_BYTES // elt
@@ -213,6 +213,69 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
         steps = (tile.cta_m // MMA_ROWS) * ceil(k / k_slice)
         plan.tile_cv = (var / steps) ** 0.5 / mean if mean > 0 else 0.0
     return plan
+
+
+def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
+    """MAC, decode and mux work of one main-loop iteration of one CTA (bytes are set by the
+    caller), the MMA issue limits and the (decode, mux) latencies of the datapath."""
+    tc, sm, eff = arch.tensor_core, arch.sm, arch.efficiency
+    elt = DTYPE_BYTES[dtype]
+    macs = tile.cta_m * tile.cta_n * tile.cta_k
+    rate = tc.dense_macs_per_cycle[dtype]  # per tensor core
+    tcs = sm.tensor_cores_per_sm
+    hw_density = tc.sparse_n / tc.sparse_m
+    decode_c = mux_c = reencode_c = 0.0
+    decodes = selects = lane_selects = reencoded = 0.0
+    sel_lat = (0.0, 0.0)
+    # one m16n8 MMA instruction (PTX: k = 32 bytes dense; sparse: 64 bytes of logical K at
+    # twice the rate) occupies a tensor core the same time
+    dense_mma_macs = MMA_ROWS * MMA_N * (32 // elt)
+    if datapath in ("dense", "dense-fallback"):
+        issue = dense_mma_macs / (rate * eff.tensor_dense)
+        mac_c = macs / (rate * tcs * eff.tensor_dense)
+        multiplies = macs
+        latency = float(tc.mma_latency_cycles)
+        if datapath == "dense-fallback":  # decompress into smem before dense MMAs
+            reencoded = tile.cta_m * tile.cta_k * pattern.density
+    else:
+        sdp = sparse_datapath(arch)
+        issue = dense_mma_macs / (rate * eff.tensor_sparse)
+        mac_c = passes * macs / (rate * tcs * tc.sparse_speedup * eff.tensor_sparse)
+        multiplies = passes * macs * hw_density
+        kept = passes * tile.cta_m * tile.cta_k * hw_density
+        decodes = kept * (tile.cta_n / MMA_N)
+        selects = kept * tile.cta_n
+        lane_selects = selects * elt * 8 / sdp.mux_operand_bits
+        decode_c = decode_cycles(decodes, sdp.decoder_width * tcs)
+        mux_c = mux_cycles(lane_selects, sdp.mux_selects_per_cycle * tcs)
+        sel_lat = (float(sdp.decode_latency_cycles), float(sdp.mux_latency_cycles))
+        latency = tc.mma_latency_cycles + sum(sel_lat)
+        if datapath == "sparse-passes":
+            reencoded = tile.cta_m * tile.cta_k * pattern.density
+    if reencoded:
+        reencode_c = decode_cycles(0.0, 1.0, reencoded, tc.unstructured_decode_per_cycle)
+    demand = IterDemand(0.0, 0.0, 0.0, mac_c, decode_c, mux_c, reencode_c, macs, multiplies,
+                        decodes, selects, lane_selects, reencoded)
+    mma = MmaIssue(issue, latency, float(sm.shared_memory_latency_cycles),
+                   (tile.cta_m * tile.cta_n) // (MMA_ROWS * MMA_N), tile.warps * arch.tiles.warp_tile_warps)
+    return demand, mma, sel_lat
+
+
+def sm_unit_cycles(plan, ctas, resident=None):
+    """Busy cycles per iteration of one SM's MAC array, decoders and multiplexers for the work
+    of ``ctas`` CTAs while ``resident`` CTAs (default ``ctas``) share the SM: only tensor cores
+    whose sub-partition holds a warp work, and each issues as Little's law allows
+    (:func:`sparsesim.timing.mac.issue_limited_cycles`)."""
+    resident = ctas if resident is None else resident
+    d, mma = plan.demand, plan.mma
+    tcs = plan.arch.sm.tensor_cores_per_sm
+    active = max(1.0, min(tcs, resident * mma.warps_per_cta))
+    idle = tcs / active  # the work of the idle tensor cores lands on the active ones
+    independent = resident * mma.fragments_per_cta / active
+    mac = issue_limited_cycles(ctas * d.mac_cycles * idle, mma.issue_cycles, independent,
+                               mma.latency, mma.operand_latency)
+    decode = ctas * (d.decode_cycles * idle + d.reencode_cycles)
+    return mac, decode, ctas * d.mux_cycles * idle
 
 
 def wave_groups(ctas: int, sms: int, per_sm: int) -> tuple:
@@ -337,7 +400,14 @@ class _LazyWaves:
 
     def __getitem__(self, i):
         n = int(self.end[i] - self.start[i])
-        return WaveSpec(n, wave_groups(n, self.sms, self.per_sm), float(self.reads[i]), float(self.c_wave[i]))
+        # the C of the previous wave's CTAs that this wave's CTAs follow on their SM slots
+        # (the others stay in L2 past the kernel's end)
+        carried = 0.0
+        if i > 0:
+            prev = int(self.end[i - 1] - self.start[i - 1])
+            carried = float(self.c_wave[i - 1]) * min(1.0, n / prev)
+        return WaveSpec(n, wave_groups(n, self.sms, self.per_sm), float(self.reads[i]), float(self.c_wave[i]),
+                        carried, i == len(self) - 1)
 
     def __iter__(self):
         for i in range(len(self)):
@@ -355,5 +425,6 @@ class _LazyWaves:
             return [(first, 1), (last, 1)]
         reads = float(self.reads[1:n - 1].mean())
         cw = float(self.c_wave[1:n - 1].mean())
+        carried = float(self.c_wave[0:n - 2].mean())
         m0 = self[1]
-        return [(first, 1), (WaveSpec(m0.ctas, m0.groups, reads, cw), mid), (last, 1)]
+        return [(first, 1), (WaveSpec(m0.ctas, m0.groups, reads, cw, carried, False), mid), (last, 1)]
