@@ -77,7 +77,10 @@ def conclusion(facts, comp, sens, key, base_value) -> list[str]:
     ]
     cost = f"{f48['area_mm2'] - f24['area_mm2']:.3g} mm²"
     if flat is not None and flat != base_value:
-        cost += f" and a `{key}` of {flat:g} instead of {base_value:g}"
+        area = sens[key]["area_4of8"]
+        extra = (f" ({area[flat] - area[base_value]:+.3g} mm² on the 4:8 chip)"
+                 if area.get(flat) is not None and area.get(base_value) is not None else "")
+        cost += f" and a `{key}` of {flat:g} instead of {base_value:g}{extra}"
     buys = (f"4:8 with ordered {f48['fan_in']}:1 muxes buys {acc:+.2f} points of kept magnitude (a channel "
             f"permutation gives 2:4 {perm:+.2f} of them for free) for {cost}")
     speed_then = (f"; then it runs at >= {100 * flat_ratio:.1f} % of 2:4's speed (with {base_value:g}: "
@@ -106,7 +109,7 @@ def side_by_side(comp, facts) -> list[str]:
         ("DRAM traffic per inference, MB (relative to dense; metadata)",
          lambda v: f"{v['dram'] / 1e6:.1f} ({100 * (v['dram_rel'] - 1):+.1f} %; {v['meta'] / 1e6:.1f})"),
         ("Energy per inference, mJ (relative to dense; average power)",
-         lambda v: f"{v['energy'] * 1e3:.4g} ({100 * (v['energy_rel'] - 1):+.1f} %; {v['power']:.0f} W)"),
+         lambda v: f"{v['energy'] * 1e3:.1f} ({100 * (v['energy_rel'] - 1):+.1f} %; {v['power']:.0f} W)"),
     ):
         body = [[wl, dt, *(cell(c[a]) if a in c else "n/a" for a in archs)] for (wl, dt), c in comp.items()]
         out += [f"{title}:", ""] + _table(["workload", "dtype", *archs], body) + [""]
@@ -159,8 +162,8 @@ def study_markdown(res, facts, comp, sens, key, base_value, workloads, command, 
         *datapath_table(facts),
         "",
         f"Masks per group: the keep-masks of one group the index scheme can route (of C(M, N)). Kept L1 %: "
-        f"mean over the {acc_layers} linear layers of all-MiniLM-L6-v2 of the weight magnitude magnitude "
-        "pruning keeps (`accuracy.csv`; the wider mask study is in `reports/masks`); +perm: after the "
+        f"mean over the {acc_layers} linear layers of all-MiniLM-L6-v2 of the share of the L1 weight "
+        "magnitude that magnitude pruning keeps (`accuracy.csv`; the wider mask study is in `reports/masks`); +perm: after the "
         "input-channel permutation `sparsesim.masks.search_permutation` finds.",
         "",
         "## Side by side",

@@ -68,8 +68,9 @@ def comparison(res, workloads, dtypes) -> dict:
 
 
 def sensitivity(res) -> dict:
-    """``{key: {"values": [...], "ratio": {(wl, dtype): [T(2:4) / T(4:8) per value]}, "swing"}}``:
-    how fast 4:8 on a100-4of8 runs relative to 2:4 on a100 as each candidate parameter moves."""
+    """``{key: {"values": [...], "ratio": {(wl, dtype): [T(2:4) / T(4:8) per value]}, "swing",
+    "area_4of8": {value: sparse-datapath mm² of the 4:8 chip}}}``: how fast 4:8 on a100-4of8 runs
+    relative to 2:4 on a100 as each candidate parameter moves."""
     from .datapath_study import COMPARED
 
     (a24, p24), (a48, p48) = COMPARED
@@ -90,7 +91,9 @@ def sensitivity(res) -> dict:
                 series.append(t24["seconds"] / t48["seconds"] if t24 and t48 else None)
             ratio[(wl, dtype)] = series
         swing = max((max(s) - min(s) for s in ratio.values() if None not in s), default=0.0)
-        out[key] = {"values": values, "ratio": ratio, "swing": swing}
+        area = {v: next((t["sparse_area_mm2"] for (_, a, _, _), t in tot.items() if a == design.get((a48, v))), None)
+                for v in values}
+        out[key] = {"values": values, "ratio": ratio, "swing": swing, "area_4of8": area}
     return out
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from . import data as D
-from .plots import MAX_PANELS, energy_unit
+from .design_plots import energy_unit
+from .plots import MAX_PANELS
 
 MAX_FRONT_ROWS = 30
 
@@ -111,7 +112,7 @@ def _design_section(totals, rows, wl, labels, density, dtype) -> list[str]:
             body.append([arch, *(D.format_value(vals[k]) if k in vals else "" for k in keys),
                          lab if not D.is_unstructured(lab) else f"{lab} @ d={density:g}",
                          _fmt(v["seconds"], ".4g", 1e3), _fmt_speedup(v["speedup"]),
-                         _fmt(v["dram_total"], ".4g", 1e-6), _fmt(v["energy_j"], ".4g", 1e3),
+                         _fmt(v["dram_total"], ".1f", 1e-6), _fmt(v["energy_j"], ".1f", 1e3),
                          _fmt(v["energy_per_op_j"], ".3g", 1e12), _fmt(v["avg_power_w"], ".0f"),
                          _fmt(v["sparse_area_mm2"], ".3g")])
     out = ["Designs of the parameter sweep (network totals per inference):", ""]
@@ -130,7 +131,7 @@ def _pareto_section(totals, wl, density) -> list[str]:
            "on all three by any other; equal points are all kept. What pruning costs in accuracy is not "
            "an objective here: read the density beside each point.", ""]
     body = [[e["arch"], e["label"] if not D.is_unstructured(e["label"]) else f"{e['label']} @ d={e['density']:g}",
-             _fmt(e["seconds"], ".4g", 1e3), _fmt_speedup(e["speedup"]), _fmt(e["energy_j"], ".4g", 1e3),
+             _fmt(e["seconds"], ".4g", 1e3), _fmt_speedup(e["speedup"]), _fmt(e["energy_j"], ".1f", 1e3),
              _fmt(e["sparse_area_mm2"], ".3g")] for e in front[:MAX_FRONT_ROWS]]
     out += _table(["design", "pattern", "time (ms)", "speedup", "energy (mJ)", "sparse area (mm²)"], body)
     if len(front) > MAX_FRONT_ROWS:
