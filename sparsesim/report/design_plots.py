@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 from . import data as D
-from .plots import (MARKERS, UNSTRUCT_STYLE, _figure_legend, _plt, _short, _textbox, _wrap, pattern_color,
-                    throughput_unit)
+from .plots import (MARKERS, UNSTRUCT_STYLE, _figure_legend, _plt, _short, _textbox, _wrap, density_series,
+                    pattern_color, throughput_unit)
 
 
 def energy_unit(dtype: str) -> str:
@@ -34,20 +34,9 @@ def energy_figure(totals, archs, workload, labels, colors, dtype):
             if dense and dense[key] is not None:
                 ax.axhline(dense[key] * scale, color="black", lw=1, ls=":", label="dense")
                 notes.append(f"{'dense':<6} {dense[key] * scale:8.3g}")
-            for lab in labels:
-                by_d = totals.get((arch, workload, lab))
-                if not by_d or lab == "dense":
-                    continue
-                pts = [(d, v[key] * scale) for d, v in by_d.items() if v[key] is not None]
-                if not pts:
-                    continue
-                ds, ys = zip(*pts)
-                if D.is_unstructured(lab):
-                    ax.plot(ds, ys, UNSTRUCT_STYLE.get(lab, "-"), color=colors[lab], lw=1.8, label=_short(lab))
-                else:
-                    ax.plot(ds, ys, MARKERS.get(lab, "o"), color=colors[lab], ms=9, markeredgecolor="black",
-                            label=lab, zorder=5)
-                    notes.append(f"{lab:<6} {ys[0]:8.3g}")
+            for lab, y, _ in density_series(ax, totals, arch, workload, labels, colors,
+                                            lambda v, k=key, s=scale: None if v[k] is None else v[k] * s):
+                notes.append(f"{lab:<6} {y:8.3g}")
             if notes:
                 _textbox(ax, notes)
             ax.set_title(_wrap(f"{workload} on {arch}"), fontsize=9)

@@ -165,6 +165,28 @@ def speedup_figure(totals, archs, workload, labels, colors):
     return fig
 
 
+def density_series(ax, totals, arch, workload, labels, colors, value):
+    """Draw each pattern's network ``value(total)`` against density on ``ax``: unstructured
+    formats as curves, N:M patterns as marked points.  Returns ``[(label, value, total)]`` of
+    the N:M points (for the notes under the panel)."""
+    marked = []
+    for lab in labels:
+        by_d = totals.get((arch, workload, lab))
+        if not by_d or lab == "dense":
+            continue
+        pts = [(d, value(v), v) for d, v in by_d.items() if value(v) is not None]
+        if not pts:
+            continue
+        ds, ys = [p[0] for p in pts], [p[1] for p in pts]
+        if D.is_unstructured(lab):
+            ax.plot(ds, ys, UNSTRUCT_STYLE.get(lab, "-"), color=colors[lab], lw=1.8, label=_short(lab))
+        else:
+            ax.plot(ds, ys, MARKERS.get(lab, "o"), color=colors[lab], ms=9, markeredgecolor="black",
+                    label=lab, zorder=5)
+            marked.append((lab, ys[0], pts[0][2]))
+    return marked
+
+
 def traffic_figure(totals, archs, workload, labels, colors):
     plt = _plt()
     fig, axes = plt.subplots(2, len(archs), figsize=(5.2 * len(archs), 7.4), squeeze=False,
@@ -178,21 +200,10 @@ def traffic_figure(totals, archs, workload, labels, colors):
             if dense:
                 ax.axhline(dense[key] / 1e6, color="black", lw=1, ls=":", label="dense")
                 notes.append(f"{'dense':<6} {dense[key] / 1e6:8.1f} MB")
-            for lab in labels:
-                by_d = totals.get((arch, workload, lab))
-                if not by_d or lab == "dense":
-                    continue
-                ds = list(by_d)
-                ys = [v[key] / 1e6 for v in by_d.values()]
-                if D.is_unstructured(lab):
-                    ax.plot(ds, ys, UNSTRUCT_STYLE.get(lab, "-"), color=colors[lab], lw=1.8,
-                            label=_short(lab))
-                else:
-                    ax.plot(ds, ys, MARKERS.get(lab, "o"), color=colors[lab], ms=9,
-                            markeredgecolor="black", label=lab, zorder=5)
-                    v = next(iter(by_d.values()))
-                    meta = f" (meta {v['dram_a_metadata'] / 1e6:.1f})" if key == "dram_a" else ""
-                    notes.append(f"{lab:<6} {ys[0]:8.1f} MB{meta}")
+            for lab, y, v in density_series(ax, totals, arch, workload, labels, colors,
+                                            lambda v, k=key: v[k] / 1e6):
+                meta = f" (meta {v['dram_a_metadata'] / 1e6:.1f})" if key == "dram_a" else ""
+                notes.append(f"{lab:<6} {y:8.1f} MB{meta}")
             if notes:
                 _textbox(ax, notes)
             ax.set_title(_wrap(f"{workload} on {arch}: {what}"), fontsize=9)
