@@ -12,8 +12,8 @@ check, run_sweep), statistical timing mode, fp16, BERT-large, patterns
 Every run is a fresh process (imports and a first point paid before the clock starts) writing
 to a fresh temporary table, so nothing is resumed or cached across runs.  ``--baseline DIR``
 also runs the ``named`` case on the source tree DIR (e.g. ``git archive main | tar -x -C DIR``),
-alternating with this tree's runs, and prints each case's per-point cost relative to it
-(median over ``--repeat`` runs).  Goals: the named sweep in <= 60 s wall on a 2-core machine;
+alternating with this tree's runs (baseline first in even repeats, last in odd ones), and prints
+each case's per-point cost relative to it (median over ``--repeat`` runs).  Goals: the named sweep in <= 60 s wall on a 2-core machine;
 the grid's per-point cost within the baseline's.
 
     .venv/bin/python benchmarks/bench_sweep.py                    # both cases, jobs 1 and 2
@@ -44,8 +44,17 @@ CASES = {
 }
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished worker processes (user + system)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run_case(case: str, workload: str, jobs: int | None, scheduler: str | None) -> dict:
-    """Time one case in this process (the child side); returns what it measured."""
+    """Time one case in this process (the child side); returns what it measured: wall seconds and
+    CPU seconds (this process and its pool's workers; a Dask cluster's workers are not counted)."""
     from sparsesim.dse import check_supported, plan_points, run_sweep, simulate_point
 
     spec = CASES[case]
@@ -55,13 +64,13 @@ def run_case(case: str, workload: str, jobs: int | None, scheduler: str | None) 
     simulate_point(warm[0])  # imports + first-call setup, paid once per process
     first = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), _cpu_seconds()
         points = plan_points(spec["archs"], [workload], PATTERNS, spec["densities"], dtype="fp16", **kw)
         check_supported(points)
         res = run_sweep(points, Path(tmp) / "r.csv", simulate_point, jobs=jobs, scheduler=scheduler)
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, _cpu_seconds() - cpu
     return {"case": case, "points": len(points), "sims": res.simulations, "errors": res.errors,
-            "wall": wall, "first": first}
+            "wall": wall, "cpu": None if scheduler else cpu, "first": first}
 
 
 def _child(src: Path, case: str, workload: str, jobs: int | None, scheduler: str | None) -> dict:
@@ -108,7 +117,8 @@ def main(argv=None) -> int:
     try:
         for rep in range(args.repeat):
             for name, jobs, sched in runs:
-                for tree, src, cases in trees:  # alternate: baseline, then this tree, every repeat
+                # alternate the order (ABBA): baseline first in even repeats, this tree first in odd ones
+                for tree, src, cases in (trees if rep % 2 == 0 else trees[::-1]):
                     for case in cases:
                         r = _child(src, case, args.workload, jobs, sched)
                         if r["errors"]:
@@ -122,21 +132,35 @@ def main(argv=None) -> int:
 
 
 def _print(results, runs, trees) -> None:
-    print(f"\n{'tree':<10} {'case':<6} {'executor':<22} {'points':>6} {'sims':>6} {'wall s':>8} "
-          f"{'ms/point':>9} {'vs baseline':>11}  goal")
+    print(f"\n{'tree':<10} {'case':<6} {'executor':<22} {'points':>6} {'wall s':>8} {'ms/point':>9} "
+          f"{'vs base':>8} {'cpu ms/pt':>9} {'vs base':>8}  goal")
     for name, _, _ in runs:
         base = results.get(("baseline", "named", name))
-        base_pp = statistics.median(r["wall"] / r["points"] for r in base) if base else None
+        base_pp = _median(base, "wall") if base else None
+        base_cpu = _median(base, "cpu") if base else None
         for tree, _, cases in trees:
             for case in cases:
                 rs = results[(tree, case, name)]
                 wall = statistics.median(r["wall"] for r in rs)
-                pp = statistics.median(r["wall"] / r["points"] for r in rs)
-                ratio = f"{pp / base_pp:>10.2f}x" if base_pp else f"{'-':>11}"
+                pp, cpu = _median(rs, "wall"), _median(rs, "cpu")
                 goal = (f"{'ok' if wall <= GOAL_S else 'MISSED'} (<= {GOAL_S:.0f} s)" if case == "named"
                         else f"{'ok' if base_pp is None or pp <= base_pp else 'MISSED'} (ms/point <= baseline)")
-                print(f"{tree:<10} {case:<6} {name:<22} {rs[0]['points']:>6} {rs[0]['sims']:>6} {wall:>8.2f} "
-                      f"{1e3 * pp:>9.2f} {ratio}  {goal}")
+                print(f"{tree:<10} {case:<6} {name:<22} {rs[0]['points']:>6} {wall:>8.2f} {1e3 * pp:>9.2f} "
+                      f"{_ratio(pp, base_pp)} {_ms(cpu)} {_ratio(cpu, base_cpu)}  {goal}")
+
+
+def _median(rs, key):
+    """Median per point of ``key`` (None when not measured)."""
+    vals = [r[key] / r["points"] for r in rs if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _ratio(x, base) -> str:
+    return f"{x / base:>7.2f}x" if x is not None and base else f"{'-':>8}"
+
+
+def _ms(x) -> str:
+    return f"{1e3 * x:>9.2f}" if x is not None else f"{'-':>9}"
 
 
 if __name__ == "__main__":
