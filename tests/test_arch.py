@@ -14,7 +14,7 @@ from sparsesim.arch.load import DEFAULT_DIR
 from sparsesim.errors import ConfigError
 from toy_arch import ToyArch
 
-GPU_CONFIGS = ["a100", "h100", "a100-4of8", "a100-pcie", "h100-pcie", "l40s", "rtx4090", "rtx5080", "b200", "gb10", "a100-4of8-crossbar"]
+GPU_CONFIGS = ["a100", "h100", "a100-4of8", "a100-pcie", "h100-pcie", "l40s", "rtx4090", "rtx5080", "b200", "gb10", "a100-4of8-crossbar", "h200"]
 
 
 @pytest.mark.parametrize("name", GPU_CONFIGS)
@@ -107,7 +107,7 @@ def test_roundtrip_writer_builds_same_arch(tmp_path):
     (lambda d: d.update(extra=1), "extra", "unknown key"),
     (lambda d: d["dram"].pop("latency_ns"), "dram.latency_ns", "missing key"),
     (lambda d: d.pop("l2"), "l2", "missing key"),
-    (lambda d: d["tensor_core"]["dense_macs_per_cycle"].update(fp4=1024), "tensor_core.dense_macs_per_cycle.fp4", "unknown key"),
+    (lambda d: d["tensor_core"]["dense_macs_per_cycle"].update(fp64=1024), "tensor_core.dense_macs_per_cycle.fp64", "unknown key"),
     (lambda d: d["tensor_core"]["dense_macs_per_cycle"].update(fp16=2.5), "tensor_core.dense_macs_per_cycle.fp16", "int"),
     (lambda d: d["efficiency"].update(dram=1.2), "efficiency.dram", "fraction"),
     (lambda d: d["tiles"]["candidates"][0].update(cta_m="x"), "tiles.candidates[0].cta_m", "int"),

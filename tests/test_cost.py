@@ -28,6 +28,7 @@ HOROWITZ_45NM_PJ = {"int8_mult": 0.2, "int32_add": 0.1, "fp16_mult": 1.1, "fp32_
                     "sram_8kib_64b": 10.0, "sram_32kib_64b": 20.0, "sram_1mib_64b": 100.0}
 HP45 = (1.018, -0.3107, 0.1539)  # Stillmaker & Baas 2017, energy polynomial coefficients
 HP7 = (0.1776, -0.09097, 0.02447)
+HP16 = (0.2958, -0.1241, 0.03024)
 
 
 def poly(c, v):
@@ -133,8 +134,14 @@ def test_energy_is_counts_times_energy_per_action_by_hand():
     mmas = a["multiplies"] * 2 / 4096  # mma.m16n8k16: 2048 MACs
     rf_bytes = mmas * (16 * 16 * 2 + 16 * 8 * 2 + 2 * 16 * 8 * 4) + a["smem_read_bytes"]
     dram_bytes = a["dram_read_bytes"] + a["dram_write_bytes"]
-    pj = (a["multiplies"] * mac + rf_bytes * rf + (a["smem_read_bytes"] + a["smem_write_bytes"]) * smem
-          + (a["l2_read_bytes"] + dram_bytes) * l2 + dram_bytes * dram)
+    # the GPU entries of the 16 nm table (AccelWattch idle SM 250 pJ/cycle, Dally's 30 pJ per
+    # instruction at 0.8 V) moved to 7 nm 0.7 V; the tensor-core lane 3.5x its MAC
+    f16 = poly(HP7, 0.7) / poly(HP16, 0.8)
+    assert mmas + (a["smem_read_bytes"] + a["smem_write_bytes"]) / 512 == pytest.approx(a["warp_instructions"])
+    assert a["sm_cycles"] == pytest.approx(108 * r.kernel_cycles)
+    pj = (a["multiplies"] * mac * 3.5 + rf_bytes * rf + (a["smem_read_bytes"] + a["smem_write_bytes"]) * smem
+          + (a["l2_read_bytes"] + dram_bytes) * l2 + dram_bytes * dram
+          + a["warp_instructions"] * 30.0 * f16 + a["sm_cycles"] * 250.0 * f16)
     expected = pj * 1e-12 + 90.0 * r.seconds
     assert r.energy_j == pytest.approx(expected, rel=1e-9)
     assert sum(r.energy_breakdown_j.values()) == pytest.approx(r.energy_j)
@@ -225,9 +232,9 @@ def test_overrides_are_given_at_the_config_supply():
 
 
 @pytest.mark.parametrize("override, key", [
-    ({"technology.node": "n3"}, "technology.node"),
+    ({"technology.node": "n2"}, "technology.node"),
     ({"technology.dram": "hbm9"}, "technology.dram"),
-    ({"technology.energy_pj": {"mac_fp4": 1.0}}, "technology.energy_pj.mac_fp4"),
+    ({"technology.energy_pj": {"mac_fp64": 1.0}}, "technology.energy_pj.mac_fp64"),
     ({"technology.area_um2": {"sram": 1.0}}, "technology.area_um2.sram"),
     ({"technology.static_w": -1.0}, "technology.static_w"),
 ])

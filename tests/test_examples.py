@@ -22,3 +22,15 @@ def test_sweep_to_pandas_example_matches_the_committed_report():
         cells = re.search(rf"^\| {pat} \| ([\d.]+)x \| ([\d.]+)x \| ([\d.]+)x \|", section, re.M).groups()
         assert rows[pat] == (cells[0], cells[2])  # a100, h100 (a100-4of8 is the middle column)
     assert "attn.qk" in r.stdout
+
+
+def test_power_clocks_example_prints_the_figures_of_docs_power():
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "power_clocks.py")], capture_output=True,
+                       text=True, timeout=600, cwd=ROOT / "tests")
+    assert r.returncode == 0, r.stderr
+    doc = (ROOT / "docs" / "power.md").read_text()
+    # the 2:4 / dense energy per SM cycle and the hard-capped clocks quoted in docs/power.md
+    ratio = re.search(r"2:4 / dense = ([\d.]+)", r.stdout).group(1)
+    assert f"({ratio}x)" in doc
+    capped = re.findall(r"^\s+factor 12\s+16384\s+(dense|2:4)\s+(\d+)", r.stdout, re.M)
+    assert f"{capped[0][1]} / {capped[1][1]} MHz" in doc

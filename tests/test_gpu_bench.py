@@ -96,7 +96,10 @@ class _FakeEvent:
 
 
 def _fake_torch(monkeypatch, backend_of=lambda forced: "cutlass" if forced else "cusparselt"):
-    """CPU torch dressed up as a CUDA device: enough to run bench_shape's logic without a GPU."""
+    """CPU torch dressed up as a CUDA device: enough to run bench_shape's logic without a GPU.
+
+    Device arguments are dropped; the sparse library calls compute the dense product of the
+    kept values, so the results agree with the dense reference as the real kernels' do."""
     import types
 
     torch = pytest.importorskip("torch")
@@ -112,20 +115,37 @@ def _fake_torch(monkeypatch, backend_of=lambda forced: "cutlass" if forced else 
 
     monkeypatch.setattr(torch.sparse, "to_sparse_semi_structured", to_sparse)
 
-    def mm(x, y):
-        return torch.mm(x.dense if isinstance(x, FakeSparse) else x, y)
+    def product(x, y, out_dtype):
+        if x.dtype == torch.int8:
+            return (x.to(torch.int32) @ y.to(torch.int32)).to(out_dtype or torch.int8)
+        return (x.float() @ y.float()).to(out_dtype or x.dtype)
 
-    return types.SimpleNamespace(
-        float16=torch.float16,
-        bfloat16=torch.bfloat16,
+    def mm(x, y):
+        x = x.dense if isinstance(x, FakeSparse) else x
+        return product(x, y, torch.int32 if x.dtype == torch.int8 else None)
+
+    def no_device(fn):
+        return lambda *a, device=None, **kw: fn(*a, **kw)
+
+    calls = []
+    fake = types.SimpleNamespace(
+        **{name: getattr(torch, name) for name in ("float16", "bfloat16", "float32", "float8_e4m3fn", "int8",
+                                                     "int32", "bool", "where", "equal")},
         Generator=lambda device=None: torch.Generator(),
-        randn=lambda *shape, device=None, dtype=None, generator=None: torch.randn(*shape, generator=generator).to(dtype),
-        tensor=lambda data, device=None, dtype=None: torch.tensor(data, dtype=dtype),
+        randn=no_device(torch.randn), randint=no_device(torch.randint), tensor=no_device(torch.tensor),
+        zeros=no_device(torch.zeros), ones=no_device(torch.ones),
         mm=mm,
+        _int_mm=lambda x, y: product(x, y, torch.int32),
+        _scaled_mm=lambda x, y, scale_a, scale_b, out_dtype: product(x, y, out_dtype),
+        _cslt_compress=lambda a: FakeSparse(a.clone(), "cusparselt"),
+        _cslt_sparse_mm=lambda c, y, alg_id=0, out_dtype=None: (calls.append(alg_id), product(c.dense, y, out_dtype))[1],
+        _cslt_sparse_mm_search=lambda c, y, out_dtype=None: 3,
         cuda=types.SimpleNamespace(Event=_FakeEvent, synchronize=lambda: None, clock_rate=lambda: 1234,
                                    power_draw=lambda: 321000),
         backends=types.SimpleNamespace(cusparselt=types.SimpleNamespace(is_available=lambda: True)),
+        alg_calls=calls,
     )
+    return fake
 
 
 ENV = {"torch": "2.x", "cusparselt": "0.6.0", "cuda": "12.4", "gpu_name": "NVIDIA A100-SXM4-80GB"}
@@ -134,16 +154,33 @@ ENV = {"torch": "2.x", "cusparselt": "0.6.0", "cuda": "12.4", "gpu_name": "NVIDI
 def test_bench_shape_logic_with_a_cpu_stand_in(bench, monkeypatch):
     fake = _fake_torch(monkeypatch)
     rows = bench.bench_shape(fake, 64, 64, 128, "bf16", ["cusparselt", "cutlass"], 1, 3, 0.0, "A100", ENV)
-    assert [r["backend"] for r in rows] == ["cuSPARSELt 0.6.0 vs torch.mm", "CUTLASS vs torch.mm"]
+    assert [r["backend"] for r in rows] == ["cuSPARSELt 0.6.0 default algorithm vs torch.mm", "CUTLASS vs torch.mm"]
     assert "dense under load: sm_clock_mhz=1234 power_w=321" in rows[0]["notes"]
     assert "2:4 under load: sm_clock_mhz=1234" in rows[0]["notes"]
+    assert all("check=rel max err" in r["notes"] and "TOO LARGE" not in r["notes"] for r in rows)
     parsed = parse_measured_text(bench.format_csv(rows), "b.csv")
     assert [(r.m, r.n, r.k, r.dtype) for r in parsed] == [(64, 64, 128, "bf16")] * 2
     assert all(r.dense_us > 0 and r.sparse_us > 0 for r in parsed)
 
 
+def test_bench_shape_int8_and_fp8_with_algorithm_search(bench, monkeypatch):
+    fake = _fake_torch(monkeypatch)
+    rows = bench.bench_shape(fake, 64, 64, 256, "int8", ["cusparselt-search", "cutlass"], 0, 2, 0.0, "H200", ENV)
+    assert [r["backend"] for r in rows] == [
+        "cuSPARSELt 0.6.0 best of algorithm search vs torch._int_mm (B column-major, int32 out)",
+        "CUTLASS vs torch._int_mm (B column-major, int32 out)"]
+    assert "sparse=torch._cslt_sparse_mm, B column-major, int32 out" in rows[0]["notes"]  # TN first for 8-bit
+    # the stand-in has no CUDA graphs: the rows say they were timed eagerly
+    assert all("2:4 timing=eager (graph capture failed" in r["notes"] for r in rows)
+    assert "alg_id=3" in rows[0]["notes"]
+    assert fake.alg_calls[0] == 0 and set(fake.alg_calls[1:]) == {3}  # a probe, then only the searched algorithm
+    assert all("check=exact" in r["notes"] for r in rows)
+    rows = bench.bench_shape(fake, 64, 64, 256, "fp8", ["cusparselt", "cutlass"], 0, 2, 0.0, "H200", ENV)
+    assert [r["backend"] for r in rows] == ["cuSPARSELt 0.6.0 default algorithm vs torch._scaled_mm (bf16 out)"]
+
+
 def test_bench_shape_skips_a_backend_torch_did_not_use(bench, monkeypatch, capsys):
-    fake = _fake_torch(monkeypatch, backend_of=lambda forced: "cutlass")  # no cuSPARSELt behind the scenes
+    fake = _fake_torch(monkeypatch, backend_of=lambda forced: "cusparselt")  # CUTLASS not forced behind the scenes
     rows = bench.bench_shape(fake, 64, 64, 128, "bf16", ["cusparselt", "cutlass"], 0, 2, 0.0, "A100", ENV)
-    assert [r["backend"] for r in rows] == ["CUTLASS vs torch.mm"]
-    assert "torch chose the cutlass backend instead" in capsys.readouterr().err
+    assert [r["backend"] for r in rows] == ["cuSPARSELt 0.6.0 default algorithm vs torch.mm"]
+    assert "torch chose the cusparselt backend instead" in capsys.readouterr().err

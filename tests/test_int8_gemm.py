@@ -72,6 +72,7 @@ def test_pack_layout_matches_article():
     np.testing.assert_array_equal(unpack_weights(pack_weights(w_odd), 7, 20), w_odd)
 
 
+@pytest.mark.usefixtures("int8_backend")
 # ------------------------------------------------------------------- dense
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("shape", [(1, 4, 16), (7, 37, 21), (32, 128, 64), (3, 1, 5), (0, 8, 16)])
@@ -83,6 +84,7 @@ def test_dense_matches_plain_integer_reference(path, shape):
     np.testing.assert_array_equal(got, ref_int8_gemm(a, w, path))
 
 
+@pytest.mark.usefixtures("int8_backend")
 @pytest.mark.parametrize("path", PATHS)
 def test_fused_kernel_equals_instruction_by_instruction(path):
     rng = np.random.default_rng(11)
@@ -90,6 +92,7 @@ def test_fused_kernel_equals_instruction_by_instruction(path):
     np.testing.assert_array_equal(int8_gemm(a, w, path), int8_gemm_registers(a, w, path))
 
 
+@pytest.mark.usefixtures("int8_backend")
 @pytest.mark.parametrize("path", ["avx512", "vnni", "vnnis"])
 def test_dense_matches_real_intrinsic_loop(gemm_exe, tmp_path, path):
     rng = np.random.default_rng(12)
@@ -101,6 +104,7 @@ def test_dense_matches_real_intrinsic_loop(gemm_exe, tmp_path, path):
         assert (hw != ref_int8_gemm(a, w, "vnni")).sum() > 100
 
 
+@pytest.mark.usefixtures("int8_backend")
 def test_accumulator_wraps_and_saturates_like_the_cpu(gemm_exe, tmp_path):
     # 255 x 127 everywhere: each VPDPBUSD adds 129540, so K = 66320 passes INT32_MAX
     k = 66_320
@@ -119,6 +123,7 @@ def test_accumulator_wraps_and_saturates_like_the_cpu(gemm_exe, tmp_path):
     np.testing.assert_array_equal(int8_gemm(a, w, "avx512"), hw)
 
 
+@pytest.mark.usefixtures("int8_backend")
 def test_bias_added_with_wraparound():
     a = np.full((1, 4), 255, np.uint8)
     w = np.full((4, 2), 127, np.int8)
@@ -137,6 +142,7 @@ def test_three_instruction_path_saturates_where_vnni_does_not():
     assert s16_saturations(a, w)[0, 0] == 2
 
 
+@pytest.mark.usefixtures("int8_backend")
 def test_paths_differ_exactly_where_a_word_saturated():
     rng = np.random.default_rng(13)
     a, w = _operands(rng, 40, 96, 48, extreme=0.5)
@@ -181,6 +187,7 @@ def test_split_outlier_gemm_removes_the_difference():
         split_outlier_gemm(a, w, limit=65)
 
 
+@pytest.mark.usefixtures("int8_backend")
 # ------------------------------------------------------------------- 2:4 sparse
 @pytest.mark.parametrize("path", PATHS)
 def test_sparse24_equals_dense_on_decompressed(path):
@@ -200,6 +207,7 @@ def test_sparse24_equals_dense_on_decompressed(path):
     np.testing.assert_array_equal(got, ref_int8_gemm(a, w, path))
 
 
+@pytest.mark.usefixtures("int8_backend")
 def test_sparse24_matches_real_intrinsic_loop(gemm_exe, tmp_path):
     rng = np.random.default_rng(16)
     k, n = 128, 32
@@ -211,6 +219,7 @@ def test_sparse24_matches_real_intrinsic_loop(gemm_exe, tmp_path):
         np.testing.assert_array_equal(sparse24_int8_gemm(a, values, indices, path), hw)
 
 
+@pytest.mark.usefixtures("int8_backend")
 def test_sparse24_accumulator_wraps_and_saturates_like_dense():
     k = 2 * 66_320  # two kept 255 x 127 products per group: passes INT32_MAX like the dense test
     a = np.full((1, k), 255, np.uint8)
@@ -226,6 +235,7 @@ def test_sparse24_accumulator_wraps_and_saturates_like_dense():
     assert sparse24_int8_gemm(a, values, indices, "vnni")[0, 0] == 255 * 127 * k // 2 - 2**32
 
 
+@pytest.mark.usefixtures("int8_backend")
 def test_sparse24_saturation_depends_on_byte_pairing():
     # kept positions (0, 1) share one VPMADDUBSW word and saturate; (0, 2) do not
     a = np.full((1, 4), 255, np.uint8)

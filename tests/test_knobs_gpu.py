@@ -74,9 +74,13 @@ LIVE = {
     "tensor_core.dense_macs_per_cycle.fp8": ("h100", 512, (*BIG, "fp8", "dense", None), seconds, +1, {}),
     "tensor_core.dense_macs_per_cycle.fp16": ("a100", 128, (*BIG, "fp16", "dense", None), seconds, +1, {}),
     "tensor_core.dense_macs_per_cycle.bf16": ("a100", 128, (*BIG, "bf16", "dense", None), seconds, +1, {}),
+    "tensor_core.dense_macs_per_cycle.tf32": ("a100", 64, (*BIG, "tf32", "dense", None), seconds, +1, {}),
+    "tensor_core.dense_macs_per_cycle.fp4": ("rtx5080", 256, (*BIG, "fp4", "dense", None), seconds, +1, {}),
     "tensor_core.mma_latency_cycles": ("a100", 128, (*SKINNY, "fp16", "2:4", 6), seconds, +1, {}),
-    "tensor_core.sparse_n": ("a100", 1, (*BIG, "fp16", "2:4", None), seconds, +1, {}),
-    "tensor_core.sparse_m": ("a100", 8, (*BIG, "fp16", "2:4", None), seconds, +1, {"tensor_core.metadata_bits": 3}),
+    "tensor_core.sparse_n": ("a100", 1, (*BIG, "fp16", "2:4", None), seconds, +1,
+                             {"tensor_core.sparse_patterns": {"tf32": "1:4"}}),
+    "tensor_core.sparse_m": ("a100", 8, (*BIG, "fp16", "2:4", None), seconds, +1,
+                             {"tensor_core.metadata_bits": 3, "tensor_core.sparse_patterns": {"tf32": "1:4"}}),
     "tensor_core.sparse_speedup": ("a100", 1.5, (*BIG, "fp16", "2:4", None), seconds, +1, {}),
     "tensor_core.metadata_bits": ("a100", 3, (*BIG, "int8", "2:4", None), seconds, +1, {}),
     # the select stages lengthen every sparse MMA (fill, drain, dependent-MMA chains): small
@@ -106,6 +110,9 @@ LIVE = {
     # the cost model's knobs move energy, not time (sparsesim.cost; tests/test_cost.py pins the amounts)
     "technology.static_w": ("a100", 180.0, (*BIG, "fp16", "dense", None), energy_j, +1, {}),
     "technology.vdd_v": ("a100", 0.9, (*BIG, "fp16", "dense", None), energy_j, +1, {}),
+    "technology.array_energy_factor": ("a100", 6.0, (*BIG, "fp16", "dense", None), energy_j, +1, {}),
+    # the board's power limit sets the clock where it binds (sparsesim.cost.power)
+    "board.power_limit_w": ("a100", 150.0, (*BIG, "fp16", "dense", None), seconds, +1, {}),
     "tiles.raster_group_rows": ("a100", 1, (*BIG, "fp16", "dense", 0), dram_total, +1, {}),
     # tile candidate 2 (128 x 128 x 32, warps 64 x 64), pinned
     "tiles.candidates[].cta_m": ("a100", 64, (*BIG, "fp16", "dense", 2), seconds, 0, {}),
@@ -121,6 +128,9 @@ BOOKKEEPING = {
                      "so every stream spreads over all channels and bandwidth_gbps is their sum",
     "dram.size_gib": "capacity check only: simulate refuses a GEMM whose operands do not fit "
                      "(test_dram_capacity_is_checked); it does not change a time",
+    "board.memory_clock_mhz": "the board's DRAM clock: dram.bandwidth_gbps (which the timing uses) follows from it "
+                              "and the bus width, and the power limiter moves the SM clock, not this one "
+                              "(tests/test_power.py checks the two agree for every shipped config)",
 }
 
 CANDIDATE = 2

@@ -12,17 +12,12 @@ import textwrap
 
 import pytest
 
-from sparsesim.arch.cpu import CpuArch, cpu_archs, load_cpu_arch
+from sparsesim.cpu.config import CpuArch, cpu_archs, load_cpu_arch
 from sparsesim.errors import ConfigError, InputError
-from sparsesim.timing import microkernels as mk
-from sparsesim.timing.ports import (
-    gemm_timing,
-    port_bound,
-    simulate_cpu_gemm,
-    simulate_kernel,
-    sparse_crossover,
-    weight_bytes,
-)
+from sparsesim.cpu import microkernels as mk
+from sparsesim.cpu.driver import simulate_cpu_gemm
+from sparsesim.cpu.gemm import gemm_timing, sparse_crossover, weight_bytes
+from sparsesim.cpu.portmodel import port_bound, simulate_kernel
 
 ALL = ("xeon-8180", "xeon-8280", "xeon-5120", "xeon-8380", "zen4-genoa")
 
@@ -238,6 +233,8 @@ MEASURED_ZEN4 = {
     "vnni_2chains_over_16chains_per_insn": 1.980,
     "vnni2to4_over_vnni_cycles": 1.512,
     "vnni2to4_over_vnni_cycles_6x3": 1.349,
+    # cycles per dense-equivalent MAC, routed 2:4 (VPSHUFB + VPDPBUSD, 16x1) over dense VNNI 4x4
+    "vnni2to4mux_over_vnni_cycles_per_mac": 0.676,
 }
 
 
@@ -245,7 +242,8 @@ def test_zen4_model_matches_measured_ratios_within_10_percent():
     a = load_cpu_arch("zen4-genoa")
     c = {f"{k}_{mr}x{nr}": simulate_kernel(a, k, mr, nr, iterations=48)
          for k, mr, nr in (("fp32", 4, 4), ("avx512-int8", 4, 4), ("vnni", 4, 4), ("vnni-2to4", 4, 4),
-                           ("vnni", 1, 1), ("vnni", 1, 2), ("vnni", 6, 3), ("vnni-2to4", 6, 3))}
+                           ("vnni", 1, 1), ("vnni", 1, 2), ("vnni", 6, 3), ("vnni-2to4", 6, 3),
+                           ("vnni-2to4-mux", 16, 1))}
     model = {
         "vnni_over_avx512int8_macs": c["vnni_4x4"].macs_per_cycle / c["avx512-int8_4x4"].macs_per_cycle,
         "avx512int8_over_fp32_macs": c["avx512-int8_4x4"].macs_per_cycle / c["fp32_4x4"].macs_per_cycle,
@@ -253,6 +251,7 @@ def test_zen4_model_matches_measured_ratios_within_10_percent():
         "vnni_2chains_over_16chains_per_insn": (c["vnni_1x2"].cycles_per_iteration / 2) / (c["vnni_4x4"].cycles_per_iteration / 16),
         "vnni2to4_over_vnni_cycles": c["vnni-2to4_4x4"].cycles_per_iteration / c["vnni_4x4"].cycles_per_iteration,
         "vnni2to4_over_vnni_cycles_6x3": c["vnni-2to4_6x3"].cycles_per_iteration / c["vnni_6x3"].cycles_per_iteration,
+        "vnni2to4mux_over_vnni_cycles_per_mac": c["vnni_4x4"].macs_per_cycle / c["vnni-2to4-mux_16x1"].macs_per_cycle,
     }
     for key, meas in MEASURED_ZEN4.items():
         assert model[key] == pytest.approx(meas, rel=0.10), (key, model[key], meas)
@@ -273,6 +272,13 @@ def test_emitted_asm_is_the_loop_the_model_runs():
     assert "zmm31" in a3  # the 16-bit ones
     s = mk.emit_asm(mk.build_kernel("vnni-2to4", 4, 4))
     assert s.count("vpexpandb") == 4 and s.count("kmovq") == 4 and "add rsi, 128" in s
+    mux = mk.build_kernel("vnni-2to4-mux")  # the functional kernel's tile: 16 columns x 16 rows
+    t = mk.emit_asm(mux)
+    assert (mux.mr, mux.nr, mux.k_per_iteration) == (16, 1, 8)
+    assert t.count("vpshufb") == t.count("vpdpbusd") == 16 and t.count("vpbroadcastq") == 16
+    assert mux.macs_per_iteration == 16 * 16 * 8 and "add rsi, 128" in t
+    t3 = mk.emit_asm(mk.build_kernel("avx512-int8-2to4-mux"))
+    assert t3.count("vpshufb") == t3.count("vpmaddubsw") == t3.count("vpaddd") == 16 and "zmm31" in t3
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")

@@ -12,6 +12,7 @@ from sparsesim.kernels import spmac, spmac_reference
 spmac_module = importlib.import_module("sparsesim.kernels.spmac")
 
 
+@pytest.mark.usefixtures("int8_backend")
 @pytest.mark.parametrize("pattern", ["2:4", "4:8", "1:2", "1:4", "3:8"])
 def test_int8_matches_integer_matmul(pattern):
     n, m = map(int, pattern.split(":"))
@@ -27,6 +28,7 @@ def test_int8_matches_integer_matmul(pattern):
     assert np.array_equal(c, spmac_reference(v, i, b, n, m))
 
 
+@pytest.mark.usefixtures("int8_backend")
 def test_int32_wraparound():
     # 131074 kept products of (-128)(-128) = 16384 sum to 2^31 + 2^15 > INT32_MAX: hardware wraps
     k = 2 * 131074
@@ -83,6 +85,7 @@ def test_invalid_indices_report_the_first_bad_group():
     assert np.array_equal(spmac(v, i.astype(np.int64), b), spmac(v, i, b))
 
 
+@pytest.mark.usefixtures("int8_backend")
 def test_int8_long_k_crosses_exact_chunks_and_panels():
     # 3002 kept weights per row: three 1024-product float32 chunks, the last ending in a
     # partial 8-weight pass; more columns than one panel of B

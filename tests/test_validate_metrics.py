@@ -1,13 +1,11 @@
-"""Error metrics over a predictor, and the power-limit clock model."""
+"""Error metrics over a predictor."""
 
-import math
 
 import pytest
 
 from sparsesim.errors import InputError
 from sparsesim.validate.measured import parse_measured_text
 from sparsesim.validate.metrics import Prediction, error_stats, evaluate, summarize
-from sparsesim.validate.power import PowerLimit, mean_clock_for_work, mean_clock_ghz, steady_clock_ghz
 
 CSV = """gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes
 A100,fp16,512,512,512,W,10,8,,cuSPARSELt,S,
@@ -61,43 +59,3 @@ def test_bad_predictor_output(rows):
         evaluate(rows, lambda r: (r.dense_us, -1.0))
     with pytest.raises(InputError, match="expected a Prediction"):
         evaluate(rows, lambda r: 3.0)
-
-
-LIMIT = PowerLimit(power_limit_w=400.0, static_w=100.0, boost_clock_ghz=1.41, window_s=0.005)
-
-
-def test_steady_clock_power_balance():
-    assert steady_clock_ghz(LIMIT, 250.0) == pytest.approx(1.41)  # fits under the limit
-    f = steady_clock_ghz(LIMIT, 600.0)
-    # power at that clock equals the limit
-    assert 100.0 + 600.0 * (f / 1.41) ** 3 == pytest.approx(400.0)
-    assert f == pytest.approx(1.41 * 0.5 ** (1 / 3))
-    assert steady_clock_ghz(LIMIT, 1200.0) < f
-
-
-def test_mean_clock_relaxes_from_boost_to_steady():
-    fss = steady_clock_ghz(LIMIT, 600.0)
-    ts = [1e-7, 1e-4, 1e-3, 5e-3, 5e-2, 1.0, 100.0]
-    fs = [mean_clock_ghz(LIMIT, 600.0, t) for t in ts]
-    assert fs[0] == pytest.approx(1.41, rel=1e-4)
-    assert fs[-1] == pytest.approx(fss, rel=1e-3)
-    assert all(a >= b for a, b in zip(fs, fs[1:]))
-    # closed form at T = window: fss + (f0 - fss) * (1 - e^-1)
-    assert mean_clock_ghz(LIMIT, 600.0, 0.005) == pytest.approx(fss + (1.41 - fss) * (1 - math.exp(-1)))
-
-
-def test_mean_clock_for_work_is_a_fixed_point():
-    w = 0.01  # 10 ms of work at boost
-    f = mean_clock_for_work(LIMIT, 800.0, w)
-    t = w * 1.41 / f
-    assert mean_clock_ghz(LIMIT, 800.0, t) == pytest.approx(f, rel=1e-6)
-    assert steady_clock_ghz(LIMIT, 800.0) < f < 1.41
-
-
-def test_power_limit_validation():
-    with pytest.raises(InputError, match="static_w"):
-        PowerLimit(power_limit_w=400.0, static_w=450.0, boost_clock_ghz=1.41, window_s=0.01)
-    with pytest.raises(InputError, match="window_s"):
-        PowerLimit(power_limit_w=400.0, static_w=50.0, boost_clock_ghz=1.41, window_s=0.0)
-    with pytest.raises(InputError, match="duration_s"):
-        mean_clock_ghz(LIMIT, 100.0, -1.0)

@@ -2,7 +2,7 @@
 """Run the port-model micro-kernels on this CPU and compare with the model.
 
 The loops are the exact text that ``sparsesim ports --emit-asm`` prints
-(sparsesim.timing.microkernels); they are wrapped in callable functions,
+(sparsesim.cpu.microkernels); they are wrapped in callable functions,
 assembled with gcc together with driver.c, checked for correct results against a
 plain numpy reference, and timed.  Cycles come from a calibration loop of 8
 dependent 1-cycle ``add`` instructions per iteration, so the figures do not
@@ -29,7 +29,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from sparsesim.timing import microkernels as mk  # noqa: E402
+from sparsesim.cpu import microkernels as mk  # noqa: E402
 
 # (kernel, mr, nr): the default blocking of every kernel, plus VNNI with too few
 # accumulator chains to hide its latency.
@@ -43,6 +43,9 @@ VARIANTS = [
     ("vnni", 1, 1),
     ("vnni", 6, 3),
     ("vnni-2to4", 6, 3),
+    ("vnni-2to4-mux", 16, 1),
+    ("avx512-int8-2to4-mux", 16, 1),
+    ("vnni-2to4-mux", 8, 2),
 ]
 PROBES = [
     ("vpdpbusd_zmm", 1), ("vpdpbusd_zmm", 12),
@@ -53,6 +56,7 @@ PROBES = [
     ("vpexpandb_zmm_k_zmm", 1), ("vpexpandb_zmm_k_zmm", 12),
     ("vpbroadcastd_zmm_m32", 12), ("vbroadcastss_zmm_m32", 12), ("vmovdqu64_zmm_m512", 12),
     ("vmovdqu8_ymm_m256", 12), ("kmovq_k_m64", 12),
+    ("vpshufb_zmm", 1), ("vpshufb_zmm", 12), ("vpbroadcastq_zmm_m64", 12),
 ]
 
 
@@ -78,6 +82,13 @@ def _mixes():
     def fma(i):
         return I("vfmadd231ps_zmm", f"vfmadd231ps zmm{i}, zmm30, zmm29", (f"zmm{i}", "zmm30", "zmm29"), (f"zmm{i}",))
 
+    def shuf(i):
+        return I("vpshufb_zmm", f"vpshufb zmm{i}, zmm30, zmm28", ("zmm30", "zmm28"), (f"zmm{i}",))
+
+    def bsq(i):
+        return I("vpbroadcastq_zmm_m64", f"vpbroadcastq zmm{i}, qword ptr [rdi + {8 * (i % 8)}]", ("rdi",),
+                 (f"zmm{i}",))
+
     def bss(i):
         return I("vbroadcastss_zmm_m32", f"vbroadcastss zmm{i}, dword ptr [rdi + {4 * (i % 8)}]", ("rdi",), (f"zmm{i}",))
 
@@ -91,6 +102,9 @@ def _mixes():
         "mix_add12_madd12": [add(i) for i in range(12)] + [madd(12 + i) for i in range(12)],
         "mix_add12_bss8": [add(i) for i in range(12)] + [bss(16 + i) for i in range(8)],
         "mix_dp12_bss8": [dp(i) for i in range(12)] + [bss(16 + i) for i in range(8)],
+        "mix_dp12_shuf12": [dp(i) for i in range(12)] + [shuf(12 + i) for i in range(12)],
+        "mix_add12_shuf12": [add(i) for i in range(12)] + [shuf(12 + i) for i in range(12)],
+        "mix_dp16_bsq16": [dp(i) for i in range(16)] + [bsq(16 + i) for i in range(12)],
     }
     out = {}
     for name, body in mixes.items():
@@ -158,6 +172,8 @@ def build(workdir: Path, cc: str = "gcc"):
     for name, k in kernels.items():
         decls.append(f"extern void {sym(name)}(const void*, const void*, const void*, long, void*);")
         bpi = k.bytes_per_iteration or {}
+        if k.name in mk.MUX_KERNELS:  # values and controls interleaved in one stream (rsi)
+            bpi = {"activations": bpi["activations"], "weights": bpi["weights"] + bpi["metadata"], "metadata": 0}
         if name.startswith(("probe_", "mix_")):  # fixed addresses: 64 B per iteration covers every offset
             bpi = {"activations": 64, "weights": 64, "metadata": 64}
         rows.append(
@@ -186,6 +202,8 @@ def reference(name, k, a, b, m, iters):
         A = np.frombuffer(a, np.float32).reshape(iters, mr).astype(np.float64)
         B = np.frombuffer(b, np.float32).reshape(iters, nr, 16).astype(np.float64)
         return np.einsum("ir,inl->rnl", A, B)
+    if k.name in mk.MUX_KERNELS:
+        return reference_mux(k, a, b, iters)
     A = np.frombuffer(a, np.uint8).reshape(iters, mr, 4).astype(np.int64)
     if k.name == "vnni-2to4":
         vals = np.frombuffer(b, np.int8).reshape(iters, nr, 32)
@@ -210,6 +228,25 @@ def reference(name, k, a, b, m, iters):
     return np.einsum("irj,inlj->rnl", A, B)
 
 
+def reference_mux(k, a, b, iters):
+    """VPBROADCASTQ (8 bytes in each half of every 128-bit lane) -> VPSHUFB (control byte:
+    bit 7 zeroes, low 4 bits index the 128-bit lane) -> VPDPBUSD, or VPMADDUBSW pairs
+    saturated to s16 -> VPMADDWD with ones -> VPADDD."""
+    mr, nr = k.mr, k.nr
+    act = np.frombuffer(a, np.uint8).reshape(iters, mr, 8).astype(np.int64)
+    wb = np.frombuffer(b, np.int8).reshape(iters, nr, 2, 16, 4)
+    vals = wb[:, :, 0].astype(np.int64)
+    ctrl = wb[:, :, 1].view(np.uint8).astype(np.int64)
+    lane16 = np.concatenate([act, act], axis=2)  # one 128-bit lane of the broadcast register
+    routed = np.take_along_axis(lane16[:, :, None, None, :], (ctrl & 15)[:, None, :, :, :].repeat(mr, 1), axis=4)
+    routed = np.where((ctrl & 0x80)[:, None] != 0, 0, routed)  # i r j l q
+    p = routed * vals[:, None]
+    if k.name == "avx512-int8-2to4-mux":
+        s16 = np.clip(p[..., 0::2] + p[..., 1::2], -32768, 32767)
+        return s16.sum(axis=(0, 4))
+    return p.sum(axis=(0, 4))
+
+
 def check(exe, kernels, workdir, rng, iters=24):
     for name, k in kernels.items():
         if name.startswith(("probe", "mix")):
@@ -218,11 +255,18 @@ def check(exe, kernels, workdir, rng, iters=24):
         if k.name == "fp32":
             a = rng.integers(-8, 8, size=bpi["activations"] * iters // 4).astype(np.float32).tobytes()
             b = rng.integers(-8, 8, size=bpi["weights"] * iters // 4).astype(np.float32).tobytes()
+        elif k.name in mk.MUX_KERNELS:
+            a = rng.integers(0, 256, size=bpi["activations"] * iters, dtype=np.uint8).tobytes()
+            vals = rng.integers(-128, 128, size=(iters, k.nr, 1, 64), dtype=np.int8)
+            vals[rng.random(vals.shape) < 0.3] = 127
+            ctrl = rng.integers(0, 16, size=(iters, k.nr, 1, 64)).astype(np.uint8)
+            ctrl[rng.random(ctrl.shape) < 0.1] = 0x80
+            b = np.concatenate([vals, ctrl.view(np.int8)], axis=2).tobytes()
         else:
             a = rng.integers(0, 256, size=bpi["activations"] * iters, dtype=np.uint8).tobytes()
             b = rng.integers(-128, 128, size=bpi["weights"] * iters, dtype=np.int8).tobytes()
         m = b""
-        if bpi.get("metadata"):
+        if bpi.get("metadata") and k.name not in mk.MUX_KERNELS:
             nib = np.array([0b0011, 0b0101, 0b0110, 0b1001, 0b1010, 0b1100], np.uint64)
             groups = nib[rng.integers(0, 6, size=(iters * k.nr, 16))]
             masks = np.zeros(iters * k.nr, np.uint64)
@@ -292,8 +336,7 @@ def main(argv=None):
 
     model = {}
     if not args.no_model:
-        from sparsesim.arch.cpu import load_cpu_arch
-        from sparsesim.timing.ports import simulate_kernel
+        from sparsesim.cpu import load_cpu_arch, simulate_kernel
 
         arch = load_cpu_arch(args.arch)
         for name, k in kernels.items():
@@ -321,6 +364,10 @@ def main(argv=None):
         ("vnni 1 chain / 16 chains (cyc per vpdpbusd)", lambda d: (d["vnni_1x1"] / 1) / (d["vnni_4x4"] / 16)),
         ("vnni-2to4 / vnni (cycles per iteration)", lambda d: d["vnni-2to4_4x4"] / d["vnni_4x4"]),
         ("vnni-2to4 / vnni, 6x3 blocking", lambda d: d["vnni-2to4_6x3"] / d["vnni_6x3"]),
+        ("vnni-2to4-mux / vnni (cycles per dense-equivalent MAC)",
+         lambda d: macs_per_cycle(d, "vnni_4x4") / macs_per_cycle(d, "vnni-2to4-mux_16x1")),
+        ("avx512-int8-2to4-mux / avx512-int8 (cycles per dense-equivalent MAC)",
+         lambda d: macs_per_cycle(d, "avx512-int8_4x4") / macs_per_cycle(d, "avx512-int8-2to4-mux_16x1")),
     ]
     result = {"cpu": cpu, "core_ghz": ghz, "cycles_per_iteration": cyc, "model": model, "ratios": {}}
     print()

@@ -56,8 +56,8 @@ COLUMNS = (
     "notes",
 )
 DEFAULT_SIZES = "1024,2048,4096,8192,16384,768x3072x3072,768x12288x3072,3072x12288x768"
-BACKENDS = ("cusparselt", "cutlass")
-DTYPES = ("fp16", "bf16")
+BACKENDS = ("cusparselt", "cusparselt-search", "cutlass")
+DTYPES = ("fp16", "bf16", "int8", "fp8")
 
 
 class BenchError(Exception):
@@ -91,11 +91,13 @@ def check_shape(m: int, n: int, k: int, dtype: str) -> None:
     """Semi-structured sparse mm needs aligned shapes.
 
     PyTorch's fp16/bf16 constraints: the sparse operand's rows and columns multiples
-    of 32 and 64 (CUTLASS, the stricter backend), the dense operand's of 8.
+    of 32 and 64 (CUTLASS, the stricter backend), the dense operand's of 8; the 8-bit
+    types (int8, fp8) need twice the depth (k % 128) and n % 16.
     """
-    if m % 32 or k % 64 or n % 8:
+    kk, nn = (128, 16) if dtype in ("int8", "fp8") else (64, 8)
+    if m % 32 or k % kk or n % nn:
         raise BenchError(
-            f"shape {m}x{n}x{k} ({dtype}): 2:4 kernels need m % 32 == 0, k % 64 == 0 and n % 8 == 0"
+            f"shape {m}x{n}x{k} ({dtype}): 2:4 kernels need m % 32 == 0, k % {kk} == 0 and n % {nn} == 0"
         )
 
 
@@ -232,6 +234,28 @@ def _sample_clock_power(torch) -> str:
     return " ".join(parts)
 
 
+def graphed(torch, fn):
+    """``(callable, how)``: a CUDA-graph replay of ``fn`` where capture works, so the time is the
+    GPU's alone (the sparse library's per-call host work, ~0.5 ms, would otherwise dominate
+    small GEMMs); else ``fn`` itself, timed eagerly."""
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fn()
+        graph.replay()
+        torch.cuda.synchronize()
+        return graph.replay, "graph replay"
+    except Exception as exc:  # noqa: BLE001 - capture unsupported: time eagerly and say so
+        msg = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        return fn, f"eager (graph capture failed: {msg})".replace(";", ",").replace(",", " ")
+
+
 def time_op(torch, fn, warmup: int, iters: int, sleep_ms: float) -> tuple[float, str]:
     """Median microseconds of ``fn()`` over ``iters`` CUDA-event-timed calls after ``warmup`` calls.
 
@@ -259,69 +283,180 @@ def time_op(torch, fn, warmup: int, iters: int, sleep_ms: float) -> tuple[float,
     return median_us(s.elapsed_time(e) for s, e in zip(starts, ends)), sample
 
 
-def bench_shape(torch, m, n, k, dtype, backends, warmup, iters, sleep_ms, gpu, env):
-    from torch.sparse import SparseSemiStructuredTensor, to_sparse_semi_structured
-
-    tdt = {"fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+def _operands(torch, m, n, k, dtype):
+    """A (m x k, 2:4 along k: the first two of every four kept) and B (k x n) on the GPU."""
     dev = "cuda"
     gen = torch.Generator(device=dev).manual_seed(m * 1000003 + n * 1009 + k)
-    a = torch.randn(m, k, device=dev, dtype=tdt, generator=gen)
-    # 2:4 along k: keep the first two of every four (any 2-of-4 mask times the same).
-    mask = torch.tensor([1, 1, 0, 0], device=dev, dtype=tdt).tile(m, k // 4)
-    a = a * mask
-    b = torch.randn(k, n, device=dev, dtype=tdt, generator=gen)
-    dense_us, dense_sample = time_op(torch, lambda: torch.mm(a, b), warmup, iters, sleep_ms)
-    ref = torch.mm(a, b)
-    rows = []
-    for backend in backends:
-        if backend == "cusparselt" and not torch.backends.cusparselt.is_available():
-            print(f"skip cusparselt {dtype} {m}x{n}x{k}: this torch build has no cuSPARSELt", file=sys.stderr)
-            continue
+    if dtype == "int8":
+        a = torch.randint(-8, 8, (m, k), device=dev, dtype=torch.int8, generator=gen)
+        b = torch.randint(-8, 8, (k, n), device=dev, dtype=torch.int8, generator=gen)
+    else:
+        a = torch.randn(m, k, device=dev, dtype=torch.float32, generator=gen)
+        b = torch.randn(k, n, device=dev, dtype=torch.float32, generator=gen)
+        tdt = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp8": torch.float8_e4m3fn}[dtype]
+        a, b = a.to(tdt), b.to(tdt)
+    keep = torch.tensor([1, 1, 0, 0], device=dev, dtype=torch.bool).tile(m, k // 4)
+    a = torch.where(keep, a, torch.zeros((), device=dev, dtype=a.dtype))
+    return a, b
+
+
+def _col_major(t):
+    return t.t().contiguous().t()
+
+
+def dense_op(torch, a, b, dtype):
+    """(callable, description) of the dense library GEMM for ``dtype``: cuBLAS(Lt) through torch."""
+    if dtype in ("fp16", "bf16"):
+        return (lambda: torch.mm(a, b)), "torch.mm"
+    if dtype == "int8":
+        for bb, layout in ((_col_major(b), "B column-major"), (b, "B row-major")):  # TN first, as cuBLASLt wants
+            try:
+                torch._int_mm(a, bb)
+                return (lambda bb=bb: torch._int_mm(a, bb)), f"torch._int_mm ({layout}, int32 out)"
+            except RuntimeError:
+                continue
+        raise RuntimeError("torch._int_mm takes neither layout of B")
+    one = torch.ones((), device="cuda", dtype=torch.float32)
+    bc = _col_major(b)  # cuBLASLt fp8 GEMMs are TN: B column-major
+    return (lambda: torch._scaled_mm(a, bc, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)), \
+        "torch._scaled_mm (bf16 out)"
+
+
+def _cslt_variants(torch, a, b, dtype):
+    """cuSPARSELt through torch's private ops: the operand layouts and output dtypes to try, in order."""
+    outs = {"int8": [torch.int32, None], "fp8": [torch.bfloat16]}.get(dtype, [None])
+    layouts = [(b, "B row-major"), (_col_major(b), "B column-major")]
+    if dtype in ("int8", "fp8"):
+        layouts.reverse()  # TN first, as the 8-bit library kernels want
+    for bb, layout in layouts:
+        for od in outs:
+            yield bb, layout, od
+
+
+def sparse_ops(torch, a, b, dtype, backend):
+    """[(label, callable, description)] for ``backend``: ``cutlass``; ``cusparselt`` (the algorithm
+    torch uses by default) and ``cusparselt-search`` (the fastest of cuSPARSELt's own algorithm
+    search, as the published library timings are)."""
+    from torch.sparse import SparseSemiStructuredTensor, to_sparse_semi_structured
+
+    if backend == "cutlass":
+        if dtype == "fp8":
+            raise RuntimeError("torch's CUTLASS 2:4 path takes no fp8")
         old = SparseSemiStructuredTensor._FORCE_CUTLASS
-        SparseSemiStructuredTensor._FORCE_CUTLASS = backend == "cutlass"
+        SparseSemiStructuredTensor._FORCE_CUTLASS = True
         try:
             a_sp = to_sparse_semi_structured(a)
-        except Exception as exc:  # noqa: BLE001 - report unsupported backend/shape and go on
-            print(f"skip {backend} {dtype} {m}x{n}x{k}: {exc}", file=sys.stderr)
-            continue
         finally:
             SparseSemiStructuredTensor._FORCE_CUTLASS = old
-        used = getattr(a_sp, "BACKEND", backend)
-        if used != backend:
-            print(f"skip {backend} {dtype} {m}x{n}x{k}: torch chose the {used} backend instead", file=sys.stderr)
+        used = getattr(a_sp, "BACKEND", "cutlass")
+        if used != "cutlass":
+            raise RuntimeError(f"torch chose the {used} backend instead")
+        errors = []
+        for bb, layout in ((b, "B row-major"), (_col_major(b), "B column-major")):
+            try:
+                torch.mm(a_sp, bb)
+                return [("CUTLASS vs ", (lambda bb=bb: torch.mm(a_sp, bb)), f"torch.mm(A_sparse, B), {layout}")]
+            except RuntimeError as exc:
+                errors.append(f"{layout}: {str(exc).splitlines()[0][:160] if str(exc) else 'RuntimeError'}")
+        raise RuntimeError("torch.mm(A_sparse, B) refused: " + " | ".join(errors))
+    if not torch.backends.cusparselt.is_available():
+        raise RuntimeError("this torch build has no cuSPARSELt")
+    comp = torch._cslt_compress(a)
+    last = None
+    for bb, layout, od in _cslt_variants(torch, a, b, dtype):
+        kw = {} if od is None else {"out_dtype": od}
+        try:
+            torch._cslt_sparse_mm(comp, bb, **kw)
+        except (RuntimeError, TypeError) as exc:
+            last = exc
             continue
-        out = torch.mm(a_sp, b)
-        err = (out.float() - ref.float()).abs().max().item()
-        scale = ref.float().abs().max().item() or 1.0
-        if err > 2e-2 * scale:
-            raise BenchError(f"{backend} {dtype} {m}x{n}x{k}: sparse result differs from dense by {err:g} (max |C| {scale:g})")
-        sparse_us, sparse_sample = time_op(torch, lambda: torch.mm(a_sp, b), warmup, iters, sleep_ms)
-        if backend == "cusparselt":
-            label = f"cuSPARSELt {env['cusparselt']} vs torch.mm"
-        else:
-            label = "CUTLASS vs torch.mm"
-        notes = f"torch {env['torch']}; iters={iters}; warmup={warmup}; sleep_ms={sleep_ms:g}"
-        if dense_sample:
-            notes += f"; dense under load: {dense_sample}"
-        if sparse_sample:
-            notes += f"; 2:4 under load: {sparse_sample}"
-        rows.append(make_row(gpu, dtype, m, n, k, dense_us, sparse_us, label, notes))
-        print(f"{gpu} {dtype} {m}x{n}x{k} {backend}: dense {dense_us:.2f} us, 2:4 {sparse_us:.2f} us, "
-              f"speedup {dense_us / sparse_us:.3f}", file=sys.stderr)
+        desc = f"torch._cslt_sparse_mm, {layout}" + (f", {str(od).replace('torch.', '')} out" if od else "")
+        ops = [("cuSPARSELt {v} default algorithm vs ",
+                (lambda bb=bb, kw=kw: torch._cslt_sparse_mm(comp, bb, **kw)), desc)]
+        if backend == "cusparselt-search":
+            found = torch._cslt_sparse_mm_search(comp, bb, **kw)
+            alg = found[0] if isinstance(found, (tuple, list)) else int(found)
+            ops = [("cuSPARSELt {v} best of algorithm search vs ",
+                    (lambda bb=bb, kw=kw, alg=alg: torch._cslt_sparse_mm(comp, bb, alg_id=alg, **kw)),
+                    f"{desc}, alg_id={alg}")]
+        return ops
+    raise RuntimeError(f"torch._cslt_sparse_mm refused every layout/output tried: {last}")
+
+
+def check_result(torch, out, ref, dtype) -> str:
+    """Agreement of the sparse product with the dense one (a note, never fatal)."""
+    if out.dtype == torch.int32 and ref.dtype == torch.int32:
+        return "exact" if torch.equal(out, ref) else "MISMATCH (int32)"
+    if out.dtype == torch.int8:
+        ok = torch.equal(out.to(torch.int32), ref.to(torch.int32).clamp(-128, 127))
+        return "exact after int8 saturation" if ok else "MISMATCH (int8 out)"
+    err = (out.float() - ref.float()).abs().max().item()
+    scale = ref.float().abs().max().item() or 1.0
+    return f"rel max err {err / scale:.2g}" + ("" if err <= 2e-2 * scale else " TOO LARGE")
+
+
+def bench_shape(torch, m, n, k, dtype, backends, warmup, iters, sleep_ms, gpu, env):
+    """Rows of one shape and dtype; a backend that fails is reported and skipped, never fatal."""
+    a, b = _operands(torch, m, n, k, dtype)
+    dense_fn, dense_desc = dense_op(torch, a, b, dtype)
+    ref = dense_fn()
+    dense_timed, dense_how = graphed(torch, dense_fn)
+    dense_us, dense_sample = time_op(torch, dense_timed, warmup, iters, sleep_ms)
+    rows = []
+    for backend in backends:
+        try:
+            ops = sparse_ops(torch, a, b, dtype, backend)
+        except Exception as exc:  # noqa: BLE001 - report an unsupported backend/dtype/shape and go on
+            print(f"skip {backend} {dtype} {m}x{n}x{k}: {exc}", file=sys.stderr)
+            continue
+        for label, fn, desc in ops:
+            check = check_result(torch, fn(), ref, dtype)
+            timed, how = graphed(torch, fn)
+            sparse_us, sparse_sample = time_op(torch, timed, warmup, iters, sleep_ms)
+            label = label.format(v=env["cusparselt"]) + dense_desc
+            notes = (f"torch {env['torch']}; iters={iters}; warmup={warmup}; sleep_ms={sleep_ms:g}; "
+                     f"sparse={desc}; check={check}; dense timing={dense_how}; 2:4 timing={how}")
+            if dense_sample:
+                notes += f"; dense under load: {dense_sample}"
+            if sparse_sample:
+                notes += f"; 2:4 under load: {sparse_sample}"
+            rows.append(make_row(gpu, dtype, m, n, k, dense_us, sparse_us, label, notes))
+            print(f"{gpu} {dtype} {m}x{n}x{k} {backend}: dense {dense_us:.2f} us, 2:4 {sparse_us:.2f} us, "
+                  f"speedup {dense_us / sparse_us:.3f} ({check})", file=sys.stderr)
     return rows
 
 
+def _header(env, args, argv, partial):
+    return [
+        "sparsesim measured-timing CSV written by benchmarks/gpu/bench_gemm.py",
+        f"date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        f"gpu: {env['gpu_name']} (compute capability {env['capability']}); driver {env['driver']}; "
+        f"power limit {env.get('power_limit', 'unknown')}; max SM clock {env.get('max_sm_clock', 'unknown')}",
+        f"torch {env['torch']}; CUDA {env['cuda']}; cuSPARSELt {env['cusparselt']}",
+        f"timing: CUDA events, {args.warmup} warm-up calls, median of {args.iters}; sleep {args.sleep_ms:g} ms before each timed call",
+        "shape: C[m x n] = A[m x k] . B[k x n], A the 2:4 weight (first two of every four kept along k)",
+        "dense: torch.mm (fp16/bf16), torch._int_mm (int8, int32 out), torch._scaled_mm (fp8 e4m3, bf16 out, unit scales)",
+        "command: " + " ".join([os.path.basename(sys.argv[0] or "bench_gemm.py"), *(argv if argv is not None else sys.argv[1:])]),
+        *(["partial: the time budget ran out before every shape was measured"] if partial else []),
+    ]
+
+
 def main(argv=None) -> int:
+    import time
+
     ap = argparse.ArgumentParser(description="Dense vs 2:4-sparse GEMM latency on an NVIDIA GPU (PyTorch).")
     ap.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma list of N or MxNxK (default {DEFAULT_SIZES})")
-    ap.add_argument("--dtypes", default="fp16,bf16", help="comma list of fp16, bf16 (default both)")
-    ap.add_argument("--backends", default="cusparselt,cutlass", help="comma list of cusparselt, cutlass")
+    ap.add_argument("--dtypes", default="fp16,bf16", help=f"comma list of {', '.join(DTYPES)} (default fp16,bf16)")
+    ap.add_argument("--backends", default="cusparselt,cutlass", help=f"comma list of {', '.join(BACKENDS)}")
     ap.add_argument("--warmup", type=int, default=10, help="untimed calls before timing (default 10)")
     ap.add_argument("--iters", type=int, default=50, help="timed calls; the median is reported (default 50)")
     ap.add_argument("--sleep-ms", type=float, default=0.0,
                     help="idle time before each timed call (lets the power limiter recover; default 0)")
     ap.add_argument("--gpu-name", default=None, help="GPU column value (default: model from the device name)")
-    ap.add_argument("--out", default="-", help="CSV file to write atomically ('-' = stdout, the default)")
+    ap.add_argument("--time-budget-s", type=float, default=0.0,
+                    help="stop starting new shapes after this many seconds (0: no limit); what was measured is written")
+    ap.add_argument("--out", default="-", help="CSV file to write atomically ('-' = stdout, the default); "
+                    "a file is rewritten after every shape, so an interrupted run keeps what it measured")
     args = ap.parse_args(argv)
     try:
         sizes = parse_sizes(args.sizes)
@@ -341,22 +476,21 @@ def main(argv=None) -> int:
         torch = require_gpu()
         env = environment(torch)
         gpu = args.gpu_name or short_gpu_name(env["gpu_name"])
-        rows = []
+        rows, t0, partial = [], time.monotonic(), False
         for d in dtypes:
             for (m, n, k) in sizes:
-                rows.extend(bench_shape(torch, m, n, k, d, backends, args.warmup, args.iters, args.sleep_ms, gpu, env))
+                if args.time_budget_s and time.monotonic() - t0 > args.time_budget_s:
+                    partial = True
+                    break
+                try:
+                    rows.extend(bench_shape(torch, m, n, k, d, backends, args.warmup, args.iters,
+                                            args.sleep_ms, gpu, env))
+                except Exception as exc:  # noqa: BLE001 - e.g. the dense op of a dtype; go on with the rest
+                    print(f"skip {d} {m}x{n}x{k}: {type(exc).__name__}: {exc}", file=sys.stderr)
                 torch.cuda.empty_cache()  # the shape's tensors are gone; release their memory
-        header = [
-            "sparsesim measured-timing CSV written by benchmarks/gpu/bench_gemm.py",
-            f"date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}",
-            f"gpu: {env['gpu_name']} (compute capability {env['capability']}); driver {env['driver']}; "
-            f"power limit {env.get('power_limit', 'unknown')}; max SM clock {env.get('max_sm_clock', 'unknown')}",
-            f"torch {env['torch']}; CUDA {env['cuda']}; cuSPARSELt {env['cusparselt']}",
-            f"timing: CUDA events, {args.warmup} warm-up calls, median of {args.iters}; sleep {args.sleep_ms:g} ms before each timed call",
-            "shape: C[m x n] = A[m x k] . B[k x n], A the 2:4 weight (torch.mm(A_sparse, B))",
-            "command: " + " ".join([os.path.basename(sys.argv[0] or "bench_gemm.py"), *(argv if argv is not None else sys.argv[1:])]),
-        ]
-        text = format_csv(rows, header)
+                if args.out != "-":
+                    write_atomic(args.out, format_csv(rows, _header(env, args, argv, True)))
+        text = format_csv(rows, _header(env, args, argv, partial))
     except BenchError as exc:
         print(f"bench_gemm: error: {exc}", file=sys.stderr)
         return 2

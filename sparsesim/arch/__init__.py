@@ -3,15 +3,18 @@
 ``load_arch("a100")`` reads ``arch_configs/a100.toml`` (applying its ``base`` chain)
 and returns a validated, frozen dataclass; ``derive(arch, {"dram.bandwidth_gbps": 900})``
 makes a modified copy; ``available_archs()`` lists the configs found.  New kinds
-(e.g. "cpu") register their root dataclass with :func:`register_kind` from their own
-module ``sparsesim.arch.<kind>``.
+register their root dataclass with :func:`register_kind` from their own module
+(``sparsesim.arch.<kind>``, or the package named in ``load._KIND_SCHEMAS``: "cpu" is
+:mod:`sparsesim.cpu.config`).
 """
 
 from .load import arch_to_dict, available_archs, build_arch, derive, load_arch, search_path
 from .schema import (
+    DTYPE_BITS,
     DTYPE_BYTES,
     DTYPES,
     GpuArch,
+    GpuBoard,
     GpuClock,
     GpuDram,
     GpuEfficiency,
@@ -37,7 +40,9 @@ __all__ = [
     "registered_kinds",
     "DTYPES",
     "DTYPE_BYTES",
+    "DTYPE_BITS",
     "GpuArch",
+    "GpuBoard",
     "GpuClock",
     "GpuDram",
     "GpuEfficiency",

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from math import ceil, log2
 
 from ..errors import ConfigError
-from .schema import DTYPE_BYTES
+from .schema import DTYPE_BITS, SELECT_BITS
 
 INDEX_SCHEMES = ("ordered", "crossbar")
 
@@ -81,7 +81,13 @@ class SparseDatapath:
     def decodes_needed_per_cycle(self, arch, dtype: str) -> float:
         """Indices per cycle a tensor core needs at its full sparse rate (one per kept value per
         ``MMA_N`` columns, as each ``mma.sp`` issue decodes its fragment's indices)."""
-        return _multiplies(arch, dtype, self.n, self.m) / MMA_N
+        return _indices(arch, dtype, self.n, self.m) / MMA_N
+
+
+def _indices(arch, dtype, n, m) -> float:
+    """Metadata indices per cycle at the full sparse rate: one per selected unit of a kept value
+    (two per tf32 value, one per fp4 pair)."""
+    return _multiplies(arch, dtype, n, m) * DTYPE_BITS[dtype] / SELECT_BITS[dtype]
 
 
 def _multiplies(arch, dtype, n, m) -> float:
@@ -90,7 +96,7 @@ def _multiplies(arch, dtype, n, m) -> float:
 
 
 def _lane_selects(arch, dtype, n, m, operand_bits) -> float:
-    return _multiplies(arch, dtype, n, m) * DTYPE_BYTES[dtype] * 8 / operand_bits
+    return _multiplies(arch, dtype, n, m) * DTYPE_BITS[dtype] / operand_bits
 
 
 def index_positions(scheme: str, n: int, m: int) -> int:
@@ -138,7 +144,8 @@ def sparse_datapath(arch, n=None, m=None) -> SparseDatapath:
 
     fan_in = positions
     levels = tree_levels(fan_in)
-    operand_bits = 8 * max(DTYPE_BYTES[d] for d in tc.dense_macs_per_cycle)
+    # a lane routes one select unit: tf32 runs as two 16-bit halves, so the widest lane is 16 bits
+    operand_bits = max(min(DTYPE_BITS[d], 16) for d in tc.dense_macs_per_cycle)
     lanes = ceil(max(_lane_selects(arch, d, n, m, operand_bits) for d in tc.dense_macs_per_cycle))
     instances = tc.mux_instances
 
@@ -158,7 +165,7 @@ def sparse_datapath(arch, n=None, m=None) -> SparseDatapath:
 
     # Little's law: the metadata in flight per tensor core is the decode rate of its fastest
     # dtype times the sparse MMA latency (indices read at issue, held until the MMA retires).
-    decodes = max(_multiplies(arch, d, n, m) for d in tc.dense_macs_per_cycle) / MMA_N
+    decodes = max(_indices(arch, d, n, m) for d in tc.dense_macs_per_cycle) / MMA_N
     latency = tc.mma_latency_cycles + decode_latency + mux_latency
     reg_bytes = ceil(sm.tensor_cores_per_sm * latency * decodes * bits / 8)
     tile = arch.tiles.candidates[0]

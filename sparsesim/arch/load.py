@@ -30,6 +30,8 @@ from . import schema as _schema
 ENV_PATH = "SPARSESIM_ARCH_PATH"
 DEFAULT_DIR = builtin_dir("sparsesim.arch.configs", "arch_configs")
 TOP_KEYS = ("name", "kind", "description", "base")
+# Schema modules of kinds that live in their own package (else ``sparsesim.arch.<kind>``).
+_KIND_SCHEMAS = {"cpu": "sparsesim.cpu.config"}
 
 
 def search_path() -> list[Path]:
@@ -108,7 +110,7 @@ def _schema_for_kind(kind: str, where: str):
     root = _schema.schema_for(kind)
     if root is None:
         try:
-            importlib.import_module(f"sparsesim.arch.{kind}")
+            importlib.import_module(_KIND_SCHEMAS.get(kind, f"sparsesim.arch.{kind}"))
         except ModuleNotFoundError:
             pass
         root = _schema.schema_for(kind)

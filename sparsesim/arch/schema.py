@@ -11,7 +11,7 @@ raises :class:`~sparsesim.errors.ConfigError` naming the file, the dotted key an
 the expected type.
 
 Other kinds register beside "gpu" without touching this module: a module
-``sparsesim.arch.<kind>`` (e.g. ``sparsesim/arch/cpu.py``) calls
+``sparsesim.arch.<kind>`` (or one named in ``load._KIND_SCHEMAS``, e.g. ``sparsesim/cpu/config.py``) calls
 :func:`register_kind` at import time; the loader imports that module the first
 time it meets a config of that kind.
 
@@ -29,8 +29,26 @@ from dataclasses import dataclass, field
 # kind -> root dataclass
 _KINDS: dict[str, type] = {}
 
-DTYPES = ("int8", "fp8", "fp16", "bf16")
-DTYPE_BYTES = {"int8": 1, "fp8": 1, "fp16": 2, "bf16": 2, "fp32": 4, "int32": 4}
+# Operand types a tensor core may take (``tensor_core.dense_macs_per_cycle`` keys): fp8 is e4m3,
+# fp4 is e2m1 (two values per byte), tf32 is stored as a 4-byte fp32 and rounded in the MMA.
+DTYPES = ("int8", "fp8", "fp16", "bf16", "tf32", "fp4")
+DTYPE_BITS = {"int8": 8, "fp8": 8, "fp16": 16, "bf16": 16, "tf32": 32, "fp4": 4, "fp32": 32, "int32": 32}
+# Storage bytes per element (fp4: half a byte; packed two per byte).
+DTYPE_BYTES = {d: (b // 8 if b >= 8 else b / 8) for d, b in DTYPE_BITS.items()}
+# Bits one metadata index selects in the sparse operand path (PTX mma.sp): the element itself for
+# 8- and 16-bit types; tf32 1:2 is 2:4 over 16-bit halves (two indices per kept value) and fp4
+# "paired 4:8" is 2:4 over byte pairs (one index per two kept values).
+SELECT_BITS = {"int8": 8, "fp8": 8, "fp16": 16, "bf16": 16, "tf32": 16, "fp4": 8}
+# Why a dtype that is not a tensor-core operand type is refused (the timing model times tensor-core GEMMs).
+NOT_TENSOR_DTYPES = {
+    "fp32": "plain fp32 GEMMs run on the CUDA cores, which this model does not time; tensor cores take fp32 "
+            "operands only rounded to tf32 (cuBLAS CUBLAS_COMPUTE_32F_FAST_TF32, torch allow_tf32): use dtype tf32",
+}
+
+
+def elements_in(nbytes: int, dtype: str) -> int:
+    """Elements of ``dtype`` in ``nbytes`` bytes (packed: two fp4 values per byte)."""
+    return nbytes * 8 // DTYPE_BITS[dtype]
 
 
 def register_kind(kind: str, root: type) -> None:
@@ -82,9 +100,23 @@ def doc(text: str, **extra):
 
 @dataclass(frozen=True)
 class GpuClock:
-    boost_mhz: float = field(metadata=doc("maximum boost clock"))
+    boost_mhz: float = field(metadata=doc("boost clock the tensor-core peaks are quoted at"))
     sustained_mhz: float = field(
-        metadata=doc("clock the chip holds under a long tensor-core load (power/thermal limited)")
+        metadata=doc("clock ceiling of a kernel (boost, or an application clock locked below or above it); the "
+                     "board's power limit lowers the clock further where it binds (sparsesim.cost.power)")
+    )
+
+
+@dataclass(frozen=True)
+class GpuBoard:
+    """The board the chip sits on: what limits its sustained clock."""
+
+    power_limit_w: float = field(
+        metadata=doc("board power limit (TDP / TGP): the sustained power the board's limiter holds")
+    )
+    memory_clock_mhz: float = field(
+        metadata=doc("DRAM clock of the board (as nvidia-smi / the datasheet quote it); dram.bandwidth_gbps "
+                     "follows from it and the bus width, and the power limiter does not move it")
     )
 
 
@@ -135,6 +167,12 @@ class GpuTensorCore:
     unstructured_decode_per_cycle: int = field(
         metadata=doc("unstructured (CSR/CSB/bitmask) non-zeros re-encoded to N:M per cycle per SM")
     )
+    sparse_patterns: dict = field(
+        default=None,
+        metadata=doc("N:M pattern a dtype's sparse MMA takes where it differs from sparse_n:sparse_m: "
+                     "tf32 '1:2' (2:4 over 16-bit halves), fp4 '4:8' (paired: 2:4 over byte pairs)",
+                     value_type=str, allowed_keys=DTYPES)
+    )
 
     def check(self, where):
         from ..errors import ConfigError
@@ -152,6 +190,15 @@ class GpuTensorCore:
                 f"{where}: key 'tensor_core.metadata_bits': {self.metadata_bits} bits cannot name the "
                 f"{positions} positions a kept value may take in {n}:{m} with {self.index_scheme} indices"
             )
+        for dtype, spec in (self.sparse_patterns or {}).items():
+            try:
+                pn, pm = (int(x) for x in spec.split(":"))
+            except ValueError:
+                pn = pm = 0
+            if not (0 < pn < pm) or pn * self.sparse_m != pm * self.sparse_n:
+                raise ConfigError(
+                    f"{where}: key 'tensor_core.sparse_patterns.{dtype}': expected 'N:M' at the density of "
+                    f"{n}:{m} (the same datapath on other lanes), got {spec!r}")
         if self.decoder_bits_per_cycle < self.metadata_bits:
             raise ConfigError(
                 f"{where}: key 'tensor_core.decoder_bits_per_cycle': {self.decoder_bits_per_cycle} bits per "
@@ -243,7 +290,13 @@ class GpuTechnology:
         metadata=doc("board power that no action accounts for: leakage at load temperature, clock "
                      "distribution, idle uncore, DRAM background and regulator losses")
     )
-    vdd_v: float = field(default=None, metadata=doc("core supply at the sustained clock (default: the node's nominal)"))
+    vdd_v: float = field(default=None, metadata=doc("core supply at the boost clock (default: the node's nominal); "
+                                                   "lower clocks run at the supply the node's delay law gives"))
+    array_energy_factor: float = field(
+        default=None,
+        metadata=doc("energy of one tensor-core lane per multiply (operand distribution, adder tree, pipeline "
+                     "registers) over its bare multiply-add; the one power parameter calibration may fit "
+                     "(default sparsesim.cost.DEFAULT_ARRAY_ENERGY_FACTOR)"))
     energy_pj: dict = field(
         default=None, metadata=doc("overrides of energies per action, pJ at vdd_v (see sparsesim.cost.ENERGY_OVERRIDES)",
                                    value_type=float)
@@ -256,6 +309,9 @@ class GpuTechnology:
         from ..cost import AREA_OVERRIDES, ENERGY_OVERRIDES, dram_pj_per_bit, load_node
         from ..errors import ConfigError
 
+        if self.array_energy_factor is not None and self.array_energy_factor < 1.0:
+            raise ConfigError(f"{where}: key 'technology.array_energy_factor': expected at least 1 (the bare "
+                              f"multiply-add), got {self.array_energy_factor!r}")
         for key, fn in (("node", load_node), ("dram", dram_pj_per_bit)):
             try:
                 fn(getattr(self, key))
@@ -286,6 +342,9 @@ class GpuArch:
     technology: GpuTechnology = field(
         default=None, metadata=doc("process node, supply, DRAM technology and static power (energy and area)")
     )
+    board: GpuBoard = field(
+        default=None, metadata=doc("board power limit and memory clock (without it the clock is never power-capped)")
+    )
     source: str = field(default="", metadata=doc("file the config was loaded from (set by the loader)"))
 
     # ---- derived quantities (hardware terms) ----
@@ -304,6 +363,27 @@ class GpuArch:
 
     def supports(self, dtype: str) -> bool:
         return dtype in self.tensor_core.dense_macs_per_cycle
+
+    def refusal(self, dtype: str) -> str | None:
+        """Why this GPU's tensor cores cannot run ``dtype`` (None when they can), naming those they take."""
+        if self.supports(dtype):
+            return None
+        have = ", ".join(self.tensor_core.dense_macs_per_cycle)
+        why = NOT_TENSOR_DTYPES.get(dtype)
+        if why is not None:
+            return f"{dtype}: {why}; {self.name} tensor cores take {have}"
+        if dtype in DTYPES:
+            return f"{self.name} tensor cores do not take {dtype}; they take {have}"
+        return f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}; {self.name} tensor cores take {have}"
+
+    def sparse_pattern(self, dtype: str) -> tuple:
+        """(N, M) of the sparse MMA of ``dtype``: tensor_core.sparse_patterns, else sparse_n:sparse_m."""
+        tc = self.tensor_core
+        spec = (tc.sparse_patterns or {}).get(dtype)
+        if spec is None:
+            return tc.sparse_n, tc.sparse_m
+        n, m = spec.split(":")
+        return int(n), int(m)
 
 
 register_kind("gpu", GpuArch)

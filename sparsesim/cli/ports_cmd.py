@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-KERNEL_CHOICES = ("fp32", "avx512-int8", "vnni", "vnni-2to4")
+KERNEL_CHOICES = ("fp32", "avx512-int8", "vnni", "vnni-2to4", "vnni-2to4-mux", "avx512-int8-2to4-mux")
 
 
 def _dims(text: str):
@@ -47,8 +47,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--arch", required=True, help="CPU config name (xeon-8180, xeon-8280, xeon-5120, xeon-8380, zen4-genoa) or path")
     p.add_argument("--kernel", required=True, choices=KERNEL_CHOICES, help="micro-kernel")
-    p.add_argument("--mr", type=int, default=None, help="rows of activations per register tile (default 4)")
-    p.add_argument("--nr", type=int, default=None, help="zmm columns of weights per register tile (default 4)")
+    p.add_argument("--mr", type=int, default=None, help="activation rows (columns of X) per register tile (default 4; 16 for the -mux kernels)")
+    p.add_argument("--nr", type=int, default=None, help="zmm registers of weights per register tile (default 4; 1 for the -mux kernels)")
     p.add_argument("--emit-asm", action="store_true", help="print the loop's exact assembly (Intel syntax) and exit")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--iterations", type=int, default=96, help="loop iterations simulated (default 96)")
@@ -65,10 +65,10 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-    from ..arch.cpu import load_cpu_arch
+    from ..cpu import build_kernel, emit_asm, gemm_timing, llvm_mca_cycles, load_cpu_arch, simulate_kernel
+    from ..cpu import sparse_crossover
+    from ..cpu.microkernels import SPARSE_24
     from ..errors import InputError
-    from ..timing.microkernels import build_kernel, emit_asm
-    from ..timing.ports import gemm_timing, llvm_mca_cycles, simulate_kernel, sparse_crossover
 
     arch = load_cpu_arch(args.arch)
     kw = {}
@@ -100,7 +100,9 @@ def _run(args) -> int:
                                   mr=args.mr, nr=args.nr).to_dict()
     if args.crossover:
         m, k = args.crossover
-        out["crossover"] = sparse_crossover(arch, m, k, cores=cores, ghz=ghz, mr=args.mr, nr=args.nr)
+        sparse = args.kernel if args.kernel in SPARSE_24 else "vnni-2to4"
+        out["crossover"] = sparse_crossover(arch, m, k, cores=cores, ghz=ghz, mr=args.mr, nr=args.nr,
+                                            sparse_kernel=sparse)
 
     if args.json:
         print(json.dumps(out, indent=2))
@@ -126,7 +128,7 @@ def _run(args) -> int:
               f"{g['dram_bytes']['total'] / 1e6:.2f} MB)")
     if "crossover" in out:
         c = out["crossover"]
-        print(f"dense VNNI vs 2:4 weights, W {args.crossover[0]}x{args.crossover[1]}:")
+        print(f"dense {c['dense_kernel']} vs 2:4 {c['sparse_kernel']}, W {args.crossover[0]}x{args.crossover[1]}:")
         print(f"  {'n':>6s} {'dense us':>10s} {'2:4 us':>10s} {'speedup':>8s}  bounds")
         for i, n in enumerate(c["n"]):
             print(f"  {n:6d} {c['dense_s'][i] * 1e6:10.2f} {c['sparse_s'][i] * 1e6:10.2f} {c['speedup'][i]:8.2f}  "

@@ -31,7 +31,9 @@ def register(subparsers) -> None:
         description="Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k on a GPU config.")
     p.add_argument("--arch", required=True, help="config name (see `sparsesim archs`) or path to a .toml")
     p.add_argument("--gemm", required=True, type=_gemm, metavar="MxNxK", help="GEMM shape, e.g. 4096x4096x4096")
-    p.add_argument("--dtype", default="fp16", help="int8, fp8, fp16 or bf16 (default fp16)")
+    p.add_argument("--dtype", default="fp16",
+                   help="operand type: int8, fp8 (e4m3), fp16, bf16, tf32 or fp4 (e2m1), as the arch's tensor cores "
+                        "take them (default fp16; others are refused naming those it takes)")
     p.add_argument("--pattern", default="dense", help="dense, N:M (e.g. 2:4) or unstructured")
     p.add_argument("--density", type=float, default=None, help="density of an unstructured A")
     p.add_argument("--format", default=None, help="stored format of an unstructured A: csr, csb, bitmask")
@@ -86,6 +88,12 @@ def _simulate(args) -> int:
           f"{res.launch_seconds * 1e6:.1f} us)", file=out)
     print(f"  throughput  {res.tops:.1f} TOPS (dense-equivalent)", file=out)
     print(f"  bound       {res.bound}   datapath {res.datapath}", file=out)
+    if res.clock_mhz is not None:
+        limit = "" if res.power_limit_w is None else f" of the {res.power_limit_w:g} W limit"
+        why = {"clock": "clock ceiling", "power": "lowered by the power limit",
+               "floor": "lowest clock, the power limit is not met"}.get(res.clock_limit, res.clock_limit)
+        print(f"  clock       {res.clock_mhz:.0f} MHz ({why}; {res.vdd_v:.3f} V)   power {res.power_w:.1f} W{limit} "
+              f"(at the ceiling {res.boost_power_w:.1f} W)", file=out)
     print("  utilization " + "  ".join(f"{u} {v:.2f}" for u, v in res.utilization.items()), file=out)
     db = res.dram_bytes
     print(f"  DRAM bytes  A values {db['a_values']}  A metadata {db['a_metadata']}  B {db['b']}  "

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 DEFAULT_FIT = "dtype=fp16,source=S1"
-POWER_DIR = Path(__file__).resolve().parents[2] / "validation" / "power"
 
 
 def register(subparsers) -> None:
@@ -22,10 +21,6 @@ def register(subparsers) -> None:
                    help="measured-timing CSV (repeatable); columns gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes")
     p.add_argument("--arch-map", metavar="GPU=ARCH,...", default=None,
                    help="map GPU names to arch configs or override files (default A100=a100,H100=h100)")
-    p.add_argument("--power", action="append", default=[], metavar="GPU=FILE",
-                   help="power-limit model for a GPU (a TOML with a [power] table); an arch override X.toml "
-                   "picks up X.power.toml automatically")
-    p.add_argument("--no-power", action="store_true", help="ignore power-limit models (plain engine prediction)")
     p.add_argument("--mode", default="statistical", help="engine mode passed to simulate (default statistical)")
     p.add_argument("--json", action="store_true", help="print rows and summary as JSON")
     p.add_argument("--out", metavar="DIR", help="write report.md, errors.csv, summary.json and plots here "
@@ -35,7 +30,7 @@ def register(subparsers) -> None:
 
     c = subparsers.add_parser(
         "calibrate",
-        help="fit tensor-core efficiencies (and the power-limit model) on measured rows; write a config override",
+        help="fit tensor-core efficiencies (and the power parameter) on measured rows; write a config override",
         description="Fit a few physically meaningful parameters of one GPU on a subset of its measured rows, "
         "report the error on the rows it did not fit, and write the result as a config override (TOML).",
     )
@@ -45,14 +40,13 @@ def register(subparsers) -> None:
     c.add_argument("--fit", default=DEFAULT_FIT, metavar="COL=V[|V],...",
                    help=f"which of the GPU's rows to fit on (default '{DEFAULT_FIT}'); the rest are held out")
     c.add_argument("--min-mnk", type=int, default=2**30, help="fit only GEMMs with m*n*k at least this (default 2^30)")
-    c.add_argument("--power", metavar="FILE", default=None,
-                   help="power-limit model to start from (default validation/power/<arch>.toml if present)")
-    c.add_argument("--no-power", action="store_true", help="fit only the tensor-core efficiencies")
+    c.add_argument("--fit-power", action="store_true",
+                   help="also fit technology.array_energy_factor, the energy table's one power parameter "
+                        "(it sets where the board's power limit lowers the clock)")
     c.add_argument("--loo", action="store_true", help="also report leave-one-out error over the fit rows (slower)")
     c.add_argument("--mode", default="statistical", help="engine mode passed to simulate")
     c.add_argument("--out", metavar="FILE", default=None,
-                   help="override file to write (default ./<arch>-calibrated.toml in the working directory); "
-                        "the power model goes to <stem>.power.toml")
+                   help="override file to write (default ./<arch>-calibrated.toml in the working directory)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     c.set_defaults(func=_calibrate)
@@ -76,19 +70,6 @@ def _require_engine():
         raise InputError(f"the timing engine (sparsesim.simulate) is not available: {exc}") from None
 
 
-def _power_map(items):
-    from ..errors import InputError
-    from ..validate.engine import load_power_spec
-
-    out = {}
-    for it in items:
-        if "=" not in it:
-            raise InputError(f"--power {it!r}: expected GPU=FILE")
-        gpu, path = it.split("=", 1)
-        out[gpu.strip()] = load_power_spec(path.strip())
-    return out
-
-
 def _cmdline():
     return "sparsesim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -105,11 +86,8 @@ def _validate(args) -> int:
 
     rows = read_measured_many(args.measured)
     arch_map = parse_arch_map(args.arch_map)
-    power = {} if args.no_power else _power_map(args.power)
     _require_engine()
-    pred = EnginePredictor(arch_map, power=power, mode=args.mode)
-    if args.no_power:
-        pred.power = {}
+    pred = EnginePredictor(arch_map, mode=args.mode)
     with _progress("predicting", args) as bar:
         results = evaluate(rows, pred, progress=bar)
     from ..validate.calibrate import fitted_rows_of
@@ -132,9 +110,7 @@ def _validate(args) -> int:
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "measured": ", ".join(args.measured),
             "arch_map": ", ".join(f"{g}={a}" for g, a in used.items()),
-            "power": ", ".join(f"{g}: limit {p.power_limit_w:g} W, static {p.static_w:g} W, dense {p.dense_dynamic_w:.0f} W, "
-                               f"sparse {p.sparse_dynamic_w:.0f} W, window {p.window_ms:.3g} ms"
-                               for g, p in pred.power.items()) or "none (engine clock as configured)",
+            "power": "; ".join(_power_line(pred, g) for g in used) or "none",
         }
         if fitted:
             meta["fitted"] = (f"{len(fitted)} rows were used to fit the calibration (marked * in the table); "
@@ -144,6 +120,18 @@ def _validate(args) -> int:
         if not args.json:
             print(f"\nwrote {paths['report']} (+ errors.csv, summary.json, 3 plots)")
     return 0
+
+
+def _power_line(pred, gpu):
+    from ..cost import DEFAULT_ARRAY_ENERGY_FACTOR
+
+    arch = pred.arch_for(gpu)
+    board, tech = getattr(arch, "board", None), getattr(arch, "technology", None)
+    if board is None or tech is None:
+        return f"{gpu}: no board power limit (clock as configured)"
+    k = tech.array_energy_factor if tech.array_energy_factor is not None else DEFAULT_ARRAY_ENERGY_FACTOR
+    return (f"{gpu}: limit {board.power_limit_w:g} W, static {tech.static_w:g} W, array energy factor {k:g} "
+            f"(clock from the energy table, sparsesim.cost.power)")
 
 
 def _mhz(v):
@@ -177,7 +165,7 @@ def _calibrate(args) -> int:
     from ..arch import load_arch
     from ..errors import InputError
     from ..validate import calibrate as cal
-    from ..validate.engine import DEFAULT_ARCH_MAP, EnginePredictor, load_power_spec
+    from ..validate.engine import DEFAULT_ARCH_MAP, EnginePredictor
     from ..validate.measured import read_measured_many
     from ..validate.metrics import evaluate, summarize
     from ..validate.report import SUMMARY_HEADER, format_text_table, summary_table
@@ -194,23 +182,17 @@ def _calibrate(args) -> int:
     fit_rows, held_rows = cal.split_rows(rows, gpu, fit_filter, args.min_mnk)
     _require_engine()
 
-    base_power = None
-    if not args.no_power:
-        ppath = Path(args.power) if args.power else POWER_DIR / f"{arch.name}.toml"
-        if args.power or ppath.is_file():
-            base_power = load_power_spec(ppath)
-    params = tuple(cal.DEFAULT_PARAMS) + (tuple(cal.POWER_PARAMS) if base_power is not None else ())
+    from ..cost import DEFAULT_ARRAY_ENERGY_FACTOR
+
+    params = tuple(cal.DEFAULT_PARAMS) + (tuple(cal.POWER_PARAMS) if args.fit_power else ())
     x0 = {"efficiency.tensor_dense": arch.efficiency.tensor_dense, "efficiency.tensor_sparse": arch.efficiency.tensor_sparse}
-    if base_power is not None:
-        x0.update({f"power.{k}": getattr(base_power, k) for k in ("sparse_dynamic_w", "window_ms")})
+    if args.fit_power:
+        tech = getattr(arch, "technology", None)
+        k = getattr(tech, "array_energy_factor", None)
+        x0["technology.array_energy_factor"] = DEFAULT_ARRAY_ENERGY_FACTOR if k is None else k
 
     def factory(values):
-        ov = {k: v for k, v in values.items() if not k.startswith("power.")}
-        power = {}
-        if base_power is not None:
-            pv = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("power.")}
-            power = {gpu: base_power.with_values(**pv)}
-        return EnginePredictor({gpu: arch}, overrides={gpu: ov}, power=power, mode=args.mode)
+        return EnginePredictor({gpu: arch}, overrides={gpu: dict(values)}, mode=args.mode)
 
     print(f"fitting {len(params)} parameters on {len(fit_rows)} {gpu} rows ({len(held_rows)} held out)...", file=sys.stderr)
     from tqdm.auto import tqdm
@@ -250,10 +232,8 @@ def _calibrate(args) -> int:
 
     # never onto the project's own files unless asked: the working directory by default
     out = Path(args.out) if args.out else Path(f"{arch.name}-calibrated.toml")
-    arch_vals = {k: v for k, v in result.values.items() if not k.startswith("power.")}
+    arch_vals = dict(result.values)
     header = cal.provenance_lines(args.measured, fit_rows, held_rows, args.fit, args.min_mnk, errors)
-    if base_power is not None:
-        header.append(f"power model started from: {ppath} (cited and assumed values there)")
     header += ["", "Fitted parameters (bounds):"]
     for p in params:
         header.append(f"  {p.key} = {result.values[p.key]:.6g}  [{p.lo:g}, {p.hi:g}]  {p.meaning}")
@@ -263,13 +243,6 @@ def _calibrate(args) -> int:
     text = cal.render_override(base_ref, f"{arch.name}-calibrated", f"{arch.description}, calibrated on measured {gpu} rows",
                                arch_vals, header)
     written = [str(out)]
-    spec = None
-    if base_power is not None:
-        from ..validate.engine import power_sidecar
-
-        pv = {k.split(".", 1)[1]: v for k, v in result.values.items() if k.startswith("power.")}
-        spec = base_power.with_values(**pv)
-        written.append(str(power_sidecar(out)))
 
     if args.json:
         print(json.dumps({
@@ -278,43 +251,16 @@ def _calibrate(args) -> int:
             "fit": summarize(fit_res), "held_out": summarize(held_res) if held_res else None,
             "leave_one_out": summarize(loo_res) if loo_res else None, "written": written,
         }, indent=2, default=str))
-        _write_calibration(out, text, spec, header, load_arch)
+        cal.write_override(out, text, check=load_arch)
         return 0
     print(f"calibrated {arch.name} on {len(fit_rows)} {gpu} rows ({result.nfev} evaluations):")
     for p in params:
         flag = "  (at bound)" if p.key in result.at_bound else ""
         print(f"  {p.key:28s} = {result.values[p.key]:10.4g}{flag}   {p.meaning}")
-    if base_power is not None:
-        from ..validate.power import steady_clock_ghz
-
-        lim = spec.limit(arch.clock.boost_mhz)
-        print(f"  implied steady-state clock: dense fp16 {steady_clock_ghz(lim, spec.dense_dynamic_w) * 1000:.0f} MHz, "
-              f"2:4 fp16 {steady_clock_ghz(lim, spec.sparse_dynamic_w) * 1000:.0f} MHz (boost {arch.clock.boost_mhz:g})")
     for label, res in (("fit rows", fit_res), ("held-out rows", held_res), ("leave-one-out", loo_res)):
         if res:
             print(f"\n{label}:")
             print(format_text_table(SUMMARY_HEADER, summary_table(summarize(res))))
-    _write_calibration(out, text, spec, header, load_arch)
+    cal.write_override(out, text, check=load_arch)
     print(f"\nwrote {', '.join(written)}")
     return 0
-
-
-def _write_calibration(out, text, spec, header, load_arch):
-    """Write the override (checked to load before it replaces anything) and its power sidecar."""
-    from ..validate import calibrate as cal
-    from ..validate.engine import power_sidecar
-
-    cal.write_override(out, text, check=load_arch)
-    if spec is not None:
-        cal.write_override(power_sidecar(out), _render_power(spec, header))
-
-
-def _render_power(spec, header) -> str:
-    from ..validate.calibrate import _toml_value
-    from ..validate.engine import POWER_KEYS
-
-    lines = [f"# {ln}" if ln else "#" for ln in header]
-    lines += ["", "[power]"]
-    for k in POWER_KEYS:
-        lines.append(f"{k} = {_toml_value(float(getattr(spec, k)))}")
-    return "\n".join(lines) + "\n"

@@ -5,6 +5,10 @@ joules per action of the units the timing model counts; ``energy_breakdown`` mul
 them by a result's action counts::
 
     tensor         multiplies            x  E(MAC of dtype, accumulate included)
+    array          multiplies            x  (array_energy_factor - 1) x E(MAC): the rest of a tensor-core
+                                            lane (operand distribution, adder tree, pipeline registers)
+    issue          warp instructions     x  E(fetch, decode and operand fetch of one instruction)
+    clock          SM cycles             x  E(clock tree and pipeline registers of one clocked SM cycle)
     mux            mux_selects           x  (fan_in - 1) 2:1 cells x routed bits x E(2:1 mux bit)
     decode         metadata_decodes      x  (decoder gates x E(gate) + index bits read from registers)
                    reencoded_nonzeros    x  E(software re-encode of one non-zero)
@@ -29,17 +33,24 @@ from .tables import NodeTable, dram_pj_per_bit, load_node
 
 PJ = 1e-12
 # Accumulator of each operand type on the tensor cores modelled (fp32 for every float type).
-ACCUMULATOR = {"int8": "int32", "fp8": "fp32", "fp16": "fp32", "bf16": "fp32", "tf32": "fp32", "fp32": "fp32"}
+ACCUMULATOR = {"int8": "int32", "fp8": "fp32", "fp16": "fp32", "bf16": "fp32", "tf32": "fp32", "fp32": "fp32",
+               "fp4": "fp32"}
 # Significand bits (hidden bit included) of the float operand types: IEEE fp16/fp32, bfloat16,
-# TF32 (10 stored fraction bits), fp8 e4m3.
-SIGNIFICAND_BITS = {"fp8": 4, "bf16": 8, "fp16": 11, "tf32": 11, "fp32": 24}
-OPERAND_BITS = {"int8": 8, "fp8": 8, "fp16": 16, "bf16": 16, "tf32": 32, "fp32": 32}
+# TF32 (10 stored fraction bits), fp8 e4m3, fp4 e2m1 (one stored fraction bit; OCP MX spec).
+SIGNIFICAND_BITS = {"fp4": 2, "fp8": 4, "bf16": 8, "fp16": 11, "tf32": 11, "fp32": 24}
+OPERAND_BITS = {"int8": 8, "fp8": 8, "fp16": 16, "bf16": 16, "tf32": 32, "fp32": 32, "fp4": 4}
 MAC_DTYPES = tuple(OPERAND_BITS)
 # Capacities of the three SRAM anchors of the node table (bytes), smallest first.
 SRAM_ANCHORS = ((8 * 1024, "sram_8kib_64b"), (32 * 1024, "sram_32kib_64b"), (1024 * 1024, "sram_1mib_64b"))
 # Per-action entries a config may override (technology.energy_pj, pJ at technology.vdd_v).
 ENERGY_OVERRIDES = tuple(f"mac_{d}" for d in MAC_DTYPES) + (
-    "mux2_bit", "gate", "rf_byte", "smem_byte", "l2_byte", "dram_byte")
+    "mux2_bit", "gate", "rf_byte", "smem_byte", "l2_byte", "dram_byte", "warp_instruction", "sm_cycle")
+# Tensor-core lane energy per multiply over the bare multiply-add (technology.array_energy_factor):
+# S2TA (Liu et al., HPCA 2022, Fig. 1) puts the MAC datapath at ~20 % of a dense array's energy, the
+# rest in operand / result buffers and registers (5x the MAC); the register-file operand traffic this
+# model counts separately (A100 fp16 mma.sync: 0.875 B x 0.236 pJ = 0.21 pJ per multiply, 1.5x the
+# 0.137 pJ MAC) is taken out: 5 - 1.5 = 3.5.
+DEFAULT_ARRAY_ENERGY_FACTOR = 3.5
 # PTX warp-level mma: per instruction the A fragment is 16 rows x 32 bytes (dense) or its kept
 # half of 64 bytes (mma.sp), B is 8 columns x 32 (dense) or 64 (sparse) bytes of K, C and D are
 # 16 x 8 32-bit accumulators; one instruction performs 16 x 8 x (32 bytes / element size)
@@ -119,11 +130,15 @@ def action_energies(arch, dtype: str, vdd: float | None = None) -> dict:
     """Joules per action of ``arch``'s units for operands of ``dtype`` at supply ``vdd``
     (default: the arch's operating supply).  Keys: ``mac``, ``mux_select``,
     ``metadata_decode``, ``reencode_nonzero``, ``rf_byte``, ``smem_byte``, ``l2_byte``,
-    ``dram_byte``; plus ``static_w`` (watts).  This is the one table the energy of a
+    ``dram_byte``, ``array`` (per multiply), ``warp_instruction``, ``sm_cycle``; plus ``static_w`` (watts).  This is the one table the energy of a
     simulated kernel and a power-capped clock model both read."""
     arch = load_arch(arch)
     return per_arch(arch, ("energy", dtype, vdd), lambda: _action_energies(
         arch, dtype, operating_vdd(arch) if vdd is None else float(vdd)))
+
+
+def _entry(node, name, vdd) -> float:
+    return node.energy_pj(name, vdd) if name in node.energy_ref_pj else 0.0
 
 
 def _action_energies(arch, dtype, vdd):
@@ -160,10 +175,20 @@ def _action_energies(arch, dtype, vdd):
         "smem_byte": smem,
         "l2_byte": l2,
         "dram_byte": dram,
+        "array": mac * (array_energy_factor(arch) - 1.0),
+        # GPU-level entries a node table inherits from the 16 nm one; tables without them price none
+        "warp_instruction": pick("warp_instruction", _entry(node, "warp_instruction", vdd)),
+        "sm_cycle": pick("sm_cycle", _entry(node, "sm_cycle", vdd)),
     }
     out = {k: v * PJ for k, v in out.items()}
     out["static_w"] = tech.static_w
     return out
+
+
+def array_energy_factor(arch) -> float:
+    """technology.array_energy_factor, else :data:`DEFAULT_ARRAY_ENERGY_FACTOR`."""
+    k = technology_of(arch).array_energy_factor
+    return DEFAULT_ARRAY_ENERGY_FACTOR if k is None else k
 
 
 def uses_warpgroup_mma(arch) -> bool:
@@ -190,6 +215,9 @@ def energy_breakdown(arch, actions: dict, dtype: str, datapath: str, seconds: fl
     dram_bytes = a("dram_read_bytes", 0.0) + a("dram_write_bytes", 0.0)
     return {
         "tensor": a("multiplies", 0.0) * e["mac"],
+        "array": a("multiplies", 0.0) * e["array"],
+        "issue": a("warp_instructions", 0.0) * e["warp_instruction"],
+        "clock": a("sm_cycles", 0.0) * e["sm_cycle"],
         "mux": a("mux_selects", 0.0) * e["mux_select"],
         "decode": a("metadata_decodes", 0.0) * e["metadata_decode"]
                   + a("reencoded_nonzeros", 0.0) * e["reencode_nonzero"],

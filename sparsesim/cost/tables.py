@@ -9,6 +9,7 @@ fragments::
     base = "n45"
     vdd_v = 0.7                          # the node's nominal supply
     energy_vs_vdd = [a, b, c]            # F(V) = a V^2 + b V + c (Stillmaker & Baas 2017)
+    delay_vs_vdd = [a, b, c, d]          # gate delay D(V) = a V^3 + b V^2 + c V + d (same source)
     area_scale = 0.0588                  # area relative to the base
     energy_scale = 1.0                   # extra energy factor relative to the base (optional)
     [energy_pj]                          # optional: entries that replace the scaled ones,
@@ -33,8 +34,8 @@ from ..errors import ConfigError
 
 TABLE_DIR = Path(__file__).resolve().parent / "tables"
 MEMORY_FILE = "memory.toml"
-_NODE_KEYS = ("node", "base", "description", "vdd_v", "energy_vs_vdd", "area_scale", "energy_scale",
-              "energy_pj", "area_um2")
+_NODE_KEYS = ("node", "base", "description", "vdd_v", "energy_vs_vdd", "delay_vs_vdd", "area_scale",
+              "energy_scale", "energy_pj", "area_um2")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class NodeTable:
     energy_ref_pj: dict  # entry -> pJ per action at vdd_v
     area_um2: dict  # entry -> um^2
     chain: tuple  # table names from this node down to the anchor
+    delay_vs_vdd: tuple = ()  # (a, b, c, d) of D(V) = a V^3 + b V^2 + c V + d; empty: none published
+
+    def delay_factor(self, vdd: float) -> float:
+        """Gate delay at ``vdd`` (relative units): the highest clock at ``vdd`` goes as its inverse."""
+        a, b, c, d = self.delay_vs_vdd
+        return ((a * vdd + b) * vdd + c) * vdd + d
 
     def energy_factor(self, vdd: float) -> float:
         a, b, c = self.energy_vs_vdd
@@ -114,6 +121,17 @@ def _entries(doc, table, path):
     return out
 
 
+def _delay_polynomial(doc, path, vdd):
+    poly = doc["delay_vs_vdd"]
+    if not (isinstance(poly, list) and len(poly) == 4 and all(isinstance(x, (int, float)) for x in poly)):
+        raise ConfigError(f"{path}: key 'delay_vs_vdd': expected [a, b, c, d] of D(V) = a V^3 + b V^2 + c V + d")
+    poly = tuple(float(x) for x in poly)
+    a, b, c, d = poly
+    if not ((a * vdd + b) * vdd + c) * vdd + d > 0:
+        raise ConfigError(f"{path}: key 'delay_vs_vdd': D(vdd_v) must be positive")
+    return poly
+
+
 def _polynomial(doc, path, vdd):
     poly = doc["energy_vs_vdd"]
     if not (isinstance(poly, list) and len(poly) == 3 and all(isinstance(x, (int, float)) for x in poly)):
@@ -137,8 +155,9 @@ def _load_path(path: Path, chain: tuple = ()) -> NodeTable:
             if key not in doc:
                 raise ConfigError(f"{path}: missing key '{key}' (an anchor table needs it)")
         vdd = _positive(doc, "vdd_v", path)
+        delay = _delay_polynomial(doc, path, vdd) if "delay_vs_vdd" in doc else ()
         return NodeTable(name, desc, vdd, _polynomial(doc, path, vdd), _entries(doc, "energy_pj", path),
-                         _entries(doc, "area_um2", path), (name,))
+                         _entries(doc, "area_um2", path), (name,), delay)
     base_ref = str(doc["base"])
     if base_ref.endswith(".toml") and not Path(base_ref).is_absolute():
         base_ref = str(path.parent / base_ref)  # a table file next to this one
@@ -146,6 +165,7 @@ def _load_path(path: Path, chain: tuple = ()) -> NodeTable:
     base = _load_path(base_path, (*chain, path))
     vdd = _positive(doc, "vdd_v", path) if "vdd_v" in doc else base.vdd_v
     poly = _polynomial(doc, path, vdd) if "energy_vs_vdd" in doc else base.energy_vs_vdd
+    delay = _delay_polynomial(doc, path, vdd) if "delay_vs_vdd" in doc else base.delay_vs_vdd
     escale = _positive(doc, "energy_scale", path) if "energy_scale" in doc else 1.0
     ascale = _positive(doc, "area_scale", path) if "area_scale" in doc else 1.0
     a, b, c = poly
@@ -155,7 +175,7 @@ def _load_path(path: Path, chain: tuple = ()) -> NodeTable:
     energy.update(_entries(doc, "energy_pj", path))
     area = {k: v * ascale for k, v in base.area_um2.items()}
     area.update(_entries(doc, "area_um2", path))
-    return NodeTable(name, desc, vdd, poly, energy, area, (name, *base.chain))
+    return NodeTable(name, desc, vdd, poly, energy, area, (name, *base.chain), delay)
 
 
 def load_node(node: str) -> NodeTable:

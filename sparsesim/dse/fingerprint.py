@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 # Paths relative to the sparsesim package: directories stand for every .py file below them.
-MODEL_SOURCES = ("arch", "timing", "formats", "kernels", "cost", "patterns.py", "dse/sweep.py")
+MODEL_SOURCES = ("arch", "timing", "cpu", "formats", "kernels", "cost", "patterns.py", "dse/sweep.py")
 # Data files of the model (directory, glob): the energy/area tables per process node and memory.
 MODEL_DATA = (("cost/tables", "*.toml"),)
 # Data packages inside those (the built-in configs count by their loaded values, and an

@@ -29,7 +29,7 @@ DEFAULT_PATTERNS = (
 )
 DEFAULT_DENSITIES = "0.05:1.0:0.05"
 UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
-DTYPES = ("int8", "fp8", "fp16", "bf16", "fp32")
+DTYPES = ("int8", "fp8", "fp16", "bf16", "tf32", "fp4", "fp32")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from ..io import atomic_path
 
 # Units of the energy breakdown of a simulated GEMM (SimResult.energy_breakdown_j, sparsesim.cost):
 # one column ``energy_<unit>_j`` each; they add up to ``energy_j``.
-ENERGY_UNITS = ("tensor", "mux", "decode", "register_file", "smem", "l2", "dram", "static")
+ENERGY_UNITS = ("tensor", "array", "issue", "clock", "mux", "decode", "register_file", "smem", "l2", "dram",
+                "static")
 ENERGY_COLUMNS = ("energy_j", *(f"energy_{u}_j" for u in ENERGY_UNITS), "avg_power_w")
 # Chip area of the sparse additions (muxes, decoder, metadata staging) and its fraction of the
 # dense tensor-core datapath (SimResult.area: chip_sparse_mm2, sparse_fraction).
@@ -46,7 +47,7 @@ SCHEMA = {
     "cycles": float, "seconds": float, "speedup": float, "utilization": float,
     "tensor_utilization": float, "bound": str,
     "dram_a_values": float, "dram_a_metadata": float, "dram_b": float, "dram_c": float,
-    "dram_total": float,
+    "dram_total": float, "clock_mhz": float, "power_w": float,
     **{c: float for c in ENERGY_COLUMNS + AREA_COLUMNS},
     "error": str,
 }

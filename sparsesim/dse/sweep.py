@@ -88,7 +88,8 @@ def make_row(point: Point, result: dict | None, error: str = "") -> dict:
     """One typed table row from a point and its evaluator output (or an error)."""
     row = {c: getattr(point, c) for c in IDENTITY}
     row.update({"cycles": None, "seconds": None, "speedup": None, "utilization": None,
-                "tensor_utilization": None, "bound": "", "error": error})
+                "tensor_utilization": None, "bound": "", "clock_mhz": None, "power_w": None,
+                "error": error})
     for c in (*(f"dram_{kind}" for kind in DRAM_KINDS), *ENERGY_COLUMNS, *AREA_COLUMNS):
         row[c] = None
     if result is not None and not error:
@@ -105,6 +106,9 @@ def make_row(point: Point, result: dict | None, error: str = "") -> dict:
             dram = result.get("dram_bytes") or {}
             for kind in DRAM_KINDS:
                 row[f"dram_{kind}"] = _num(dram.get(kind))
+            # the clock the board's power limit allowed and the power drawn there (sparsesim.cost.power)
+            row["clock_mhz"] = _num(result.get("clock_mhz"))
+            row["power_w"] = _num(result.get("power_w"))
             _cost_columns(row, result)
         except (KeyError, TypeError, ValueError) as exc:
             return make_row(point, None, f"bad evaluator result: {type(exc).__name__}: {exc}")

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import FormatError, InputError
 from ..patterns import parse_pattern
 from ._arrays import as_matrix, check_group, key_view, pad_columns
-from ._jit import njit, prange
+from ._jit import njit, prange, same_width, unsigned_abs
 
 
 @njit(parallel=True, cache=True)
@@ -74,61 +74,70 @@ _PAIR_HI = np.array([0, 0, 0, 1, 0, 2, 2, 0, 0, 3, 3, 0, 3, 0, 0, 0], dtype=np.u
 
 @njit(parallel=True, cache=True)
 def _compress_2of4_kernel(src, mode, mask, nonfinite, lo_tab, hi_tab, out_vals, out_idx):
-    """2:4 fast path of :func:`_nm_compress_kernel`: six comparisons per group.
+    """2:4 fast path of :func:`_nm_compress_kernel` (same result): the branch-free
+    selection of :func:`_select_2of4` per group, keys in the element's own width.
 
-    Element i is kept when fewer than two others beat it (larger key, or equal key
-    at a lower position); the 4-bit kept mask indexes the position tables.
+    ``lo_tab``/``hi_tab`` (the positions of a 4-bit kept mask) are kept for callers;
+    the selection computes the positions directly.
     """
     rows, k = src.shape
     groups = k // 4
     bad = 0
     for r in prange(rows):
+        row = src[r]
+        nb = False
         for g in range(groups):
             b = g * 4
-            v0 = src[r, b]
-            v1 = src[r, b + 1]
-            v2 = src[r, b + 2]
-            v3 = src[r, b + 3]
+            v0 = row[b]
+            v1 = row[b + 1]
+            v2 = row[b + 2]
+            v3 = row[b + 3]
             if mode == 0:
-                bad += ((v0 & nonfinite) == nonfinite) + ((v1 & nonfinite) == nonfinite) \
-                    + ((v2 & nonfinite) == nonfinite) + ((v3 & nonfinite) == nonfinite)
-                k0 = np.int64(v0 & mask)
-                k1 = np.int64(v1 & mask)
-                k2 = np.int64(v2 & mask)
-                k3 = np.int64(v3 & mask)
+                nb |= _nonfinite4(v0, v1, v2, v3, nonfinite)
+                x0, x1, i0, i1 = _select_2of4(v0, v1, v2, v3, same_width(v0 & mask, v0), same_width(v1 & mask, v0),
+                                              same_width(v2 & mask, v0), same_width(v3 & mask, v0))
             else:
-                k0 = abs(np.int64(v0))
-                k1 = abs(np.int64(v1))
-                k2 = abs(np.int64(v2))
-                k3 = abs(np.int64(v3))
-            # a_ij: element i beats element j (ties go to the lower position i < j)
-            a01 = k0 >= k1
-            a02 = k0 >= k2
-            a03 = k0 >= k3
-            a12 = k1 >= k2
-            a13 = k1 >= k3
-            a23 = k2 >= k3
-            # number of elements that beat each element
-            r0 = (not a01) + (not a02) + (not a03)
-            r1 = a01 + (not a12) + (not a13)
-            r2 = a02 + a12 + (not a23)
-            r3 = a03 + a13 + a23
-            kept = (r0 < 2) | ((r1 < 2) << 1) | ((r2 < 2) << 2) | ((r3 < 2) << 3)
-            i0 = lo_tab[kept]
-            i1 = hi_tab[kept]
-            out_vals[r, 2 * g] = src[r, b + i0]
-            out_vals[r, 2 * g + 1] = src[r, b + i1]
+                x0, x1, i0, i1 = _select_2of4(v0, v1, v2, v3, unsigned_abs(v0), unsigned_abs(v1),
+                                              unsigned_abs(v2), unsigned_abs(v3))
+            out_vals[r, 2 * g] = x0
+            out_vals[r, 2 * g + 1] = x1
             out_idx[r, 2 * g] = i0
             out_idx[r, 2 * g + 1] = i1
+        if nb:
+            bad += _count_nonfinite(row, nonfinite)
     return bad
+
+
+@njit(inline="always")
+def _nonfinite4(v0, v1, v2, v3, nonfinite):
+    return (((v0 & nonfinite) == nonfinite) | ((v1 & nonfinite) == nonfinite)
+            | ((v2 & nonfinite) == nonfinite) | ((v3 & nonfinite) == nonfinite))
+
+
+@njit
+def _count_nonfinite(row, nonfinite):
+    """Exact NaN/Inf count of one row (only for the error message)."""
+    n = 0
+    for v in row:
+        if (v & nonfinite) == nonfinite:
+            n += 1
+    return n
+
+
+@njit(inline="always")
+def _majority(a, b, c):
+    return (a & b) | (a & c) | (b & c)
 
 
 @njit(inline="always")
 def _select_2of4(v0, v1, v2, v3, k0, k1, k2, k3):
     """Branch-free 2:4 selection on magnitude keys (ties toward the lower position).
 
-    Returns the two kept values in position order and the metadata nibble
-    ``idx0 | idx1 << 2``. Written with selects only, so LLVM vectorises the loop.
+    Element i is kept when at most one other element beats it (a larger key, or an
+    equal key at a lower position), i.e. when it wins a majority of its three
+    comparisons.  Returns the two kept values in position order and their positions
+    ``i0`` (0..2) and ``i1`` (1..3), as uint8.  Booleans and selects only, so LLVM
+    vectorises the loop in the keys' own width.
     """
     a01 = k0 >= k1
     a02 = k0 >= k2
@@ -136,15 +145,21 @@ def _select_2of4(v0, v1, v2, v3, k0, k1, k2, k3):
     a12 = k1 >= k2
     a13 = k1 >= k3
     a23 = k2 >= k3
-    f0 = (np.int32(not a01) + np.int32(not a02) + np.int32(not a03)) < 2
-    f1 = (np.int32(a01) + np.int32(not a12) + np.int32(not a13)) < 2
-    f2 = (np.int32(a02) + np.int32(a12) + np.int32(not a23)) < 2
-    f3 = (np.int32(a03) + np.int32(a13) + np.int32(a23)) < 2
+    f0 = _majority(a01, a02, a03)
+    f1 = _majority(not a01, a12, a13)
+    f2 = _majority(not a02, not a12, a23)
+    f3 = _majority(not a03, not a13, not a23)
     x0 = v0 if f0 else (v1 if f1 else v2)
     x1 = v3 if f3 else (v2 if f2 else v1)
-    i0 = 0 if f0 else (1 if f1 else 2)
-    i1 = 3 if f3 else (2 if f2 else 1)
-    return x0, x1, np.uint8(i0 | (i1 << 2))
+    i0 = np.uint8(not f0) + np.uint8(not (f0 or f1))  # 0, 1 or 2
+    i1 = np.uint8(1) + np.uint8(f2 or f3) + np.uint8(f3)  # 1, 2 or 3
+    return x0, x1, np.uint8(i0), np.uint8(i1)
+
+
+@njit(inline="always")
+def _nibble(i0, i1):
+    """The 'index' metadata nibble ``idx0 | idx1 << 2`` of one 2:4 group."""
+    return np.uint8(i0 | (i1 << np.uint8(2)))
 
 
 @njit(parallel=True, cache=True)
@@ -160,7 +175,7 @@ def _compress_2of4_packed_float(src, mask, nonfinite, out_vals, out_meta):
         row = src[r]
         ov = out_vals[r]
         om = out_meta[r]
-        nb = 0
+        nb = False
         for gp in range(k // 8):
             b = gp * 8
             v0 = row[b]
@@ -171,18 +186,18 @@ def _compress_2of4_packed_float(src, mask, nonfinite, out_vals, out_meta):
             v5 = row[b + 5]
             v6 = row[b + 6]
             v7 = row[b + 7]
-            nb += (np.int32((v0 & nonfinite) == nonfinite) + np.int32((v1 & nonfinite) == nonfinite)
-                   + np.int32((v2 & nonfinite) == nonfinite) + np.int32((v3 & nonfinite) == nonfinite)
-                   + np.int32((v4 & nonfinite) == nonfinite) + np.int32((v5 & nonfinite) == nonfinite)
-                   + np.int32((v6 & nonfinite) == nonfinite) + np.int32((v7 & nonfinite) == nonfinite))
-            x0, x1, n0 = _select_2of4(v0, v1, v2, v3, v0 & mask, v1 & mask, v2 & mask, v3 & mask)
-            y0, y1, n1 = _select_2of4(v4, v5, v6, v7, v4 & mask, v5 & mask, v6 & mask, v7 & mask)
+            nb |= _nonfinite4(v0, v1, v2, v3, nonfinite) | _nonfinite4(v4, v5, v6, v7, nonfinite)
+            x0, x1, i0, i1 = _select_2of4(v0, v1, v2, v3, same_width(v0 & mask, v0), same_width(v1 & mask, v0),
+                                          same_width(v2 & mask, v0), same_width(v3 & mask, v0))
+            y0, y1, j0, j1 = _select_2of4(v4, v5, v6, v7, same_width(v4 & mask, v0), same_width(v5 & mask, v0),
+                                          same_width(v6 & mask, v0), same_width(v7 & mask, v0))
             ov[4 * gp] = x0
             ov[4 * gp + 1] = x1
             ov[4 * gp + 2] = y0
             ov[4 * gp + 3] = y1
-            om[gp] = n0 | (n1 << 4)
-        bad += nb
+            om[gp] = _nibble(i0, i1) | (_nibble(j0, j1) << np.uint8(4))
+        if nb:
+            bad += _count_nonfinite(row, nonfinite)
     return bad
 
 
@@ -204,15 +219,15 @@ def _compress_2of4_packed_int(src, out_vals, out_meta):
             v5 = row[b + 5]
             v6 = row[b + 6]
             v7 = row[b + 7]
-            x0, x1, n0 = _select_2of4(v0, v1, v2, v3, abs(np.int64(v0)), abs(np.int64(v1)),
-                                      abs(np.int64(v2)), abs(np.int64(v3)))
-            y0, y1, n1 = _select_2of4(v4, v5, v6, v7, abs(np.int64(v4)), abs(np.int64(v5)),
-                                      abs(np.int64(v6)), abs(np.int64(v7)))
+            x0, x1, i0, i1 = _select_2of4(v0, v1, v2, v3, unsigned_abs(v0), unsigned_abs(v1),
+                                          unsigned_abs(v2), unsigned_abs(v3))
+            y0, y1, j0, j1 = _select_2of4(v4, v5, v6, v7, unsigned_abs(v4), unsigned_abs(v5),
+                                          unsigned_abs(v6), unsigned_abs(v7))
             ov[4 * gp] = x0
             ov[4 * gp + 1] = x1
             ov[4 * gp + 2] = y0
             ov[4 * gp + 3] = y1
-            om[gp] = n0 | (n1 << 4)
+            om[gp] = _nibble(i0, i1) | (_nibble(j0, j1) << np.uint8(4))
 
 
 @njit(parallel=True, cache=True)

@@ -25,15 +25,21 @@ a C program running the real intrinsic loop:
 
 * :func:`int8_gemm_registers` issues the emulated instructions register by
   register (slow, literal);
-* :func:`int8_gemm` / :func:`int8_gemm_packed` are fused Numba kernels with the
-  same per-lane arithmetic (fast);
+* :func:`int8_gemm` / :func:`int8_gemm_packed` issue the real instructions from
+  Numba (:mod:`sparsesim.kernels.vnni_dense`) where the CPU has them, and otherwise
+  run a portable fused Numba kernel with the same per-lane arithmetic;
 * :func:`sparse24_int8_gemm` consumes 2:4-compressed weights (values + 2-bit
   indices from :func:`sparsesim.formats.compress`): per group of 4 the index
   drives a multiplexer that selects the 2 matching activations, and only 2
   products are formed; they are combined exactly as the instruction would combine
   them on the decompressed register (for ``"avx512"`` the two products share one
   s16 saturation only when they sit in the same byte pair), so the result equals
-  the dense path on the decompressed weights bit for bit.
+  the dense path on the decompressed weights bit for bit.  Path ``"vnni"`` runs on
+  VPSHUFB + VPDPBUSD (:mod:`sparsesim.kernels.vnni_sparse`) where the CPU has them.
+
+:func:`sparsesim.kernels.simd.has_path` says which paths run on the instructions;
+``SPARSESIM_INT8_BACKEND=portable`` (or ``simd.set_backend("portable")``) forces the
+portable kernels.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ import numpy as np
 from numba import njit
 
 from ..errors import InputError
+from .simd import has_path
+from .vnni_dense import dense_products
+from .vnni_sparse import dense_times_sparse_t, pack_sparse
 
 #: Instruction sequences a GEMM can be computed with.
 PATHS = ("avx512", "vnni", "vnnis")
@@ -276,9 +285,12 @@ def int8_gemm_packed(a_u8: np.ndarray, w_packed: np.ndarray, n: int, path: str =
     a = _check_a(a_u8, kp)
     if not (0 <= n <= wp.shape[0] * LANES):
         raise InputError(f"n={n} outside the {wp.shape[0] * LANES} packed columns")
-    out = np.zeros((a.shape[0], wp.shape[0] * LANES), dtype=np.int32)
-    if out.size and kp:
-        _gemm_dense_kernel(_pad_activations(a, kp), wp, p, out)
+    if has_path(path) and a.shape[0] and wp.shape[0]:
+        out = dense_products(_pad_activations(a, kp), wp, path)
+    else:
+        out = np.zeros((a.shape[0], wp.shape[0] * LANES), dtype=np.int32)
+        if out.size and kp:
+            _gemm_dense_kernel(_pad_activations(a, kp), wp, p, out)
     return _add_bias(np.ascontiguousarray(out[:, :n]), bias_s32)
 
 
@@ -416,6 +428,10 @@ def sparse24_int8_gemm(
     kp = v.shape[1] * 2
     a = _check_a(a_u8, kp)
     n = v.shape[0]
+    if path == "vnni" and has_path("vnni") and a.shape[0] and n:
+        # exact u8 x s8 products wrapped to s32: the routed VPDPBUSD kernel gives the same bits
+        panel = pack_sparse(v, idx.astype(np.uint8), 2, 4)
+        return _add_bias(dense_times_sparse_t(_pad_activations(a, kp), panel), bias_s32)
     np_ = _ceil(n, LANES)
     vpad = np.zeros((np_, v.shape[1]), dtype=np.int8)
     vpad[:n] = v

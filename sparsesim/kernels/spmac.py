@@ -17,9 +17,14 @@ Arithmetic is exactly what the hardware does:
 * fp16 x fp16 products are exact in fp32 (11+11 significand bits <= 24); they are
   accumulated in fp32, in ascending K order, rounding after every add.
 
-Work is split into column panels of B so a panel stays in cache while every row of
-A streams past it; rows are spread over cores. The plain-Python reference below is
-the oracle the tests compare against.
+int8 operands run on AVX512_VNNI where the CPU has it (and the pattern fits a
+VPSHUFB lane: N in 1, 2, 4 and 4M/N <= 16, e.g. 2:4, 4:8, 1:4): the rows of A sit in
+the lanes of VPDPBUSD, VPSHUFB is the multiplexer and only kept weights are multiplied
+(:mod:`sparsesim.kernels.vnni_sparse`).  Elsewhere - no VNNI, another pattern, or
+``SPARSESIM_INT8_BACKEND=portable`` - the portable kernel below runs: column panels
+of B stay in cache while every row of A streams past them, rows spread over cores.
+:func:`pack` interleaves A once for repeated products (:func:`spmac_packed`).
+The plain-Python reference below is the oracle the tests compare against.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from ..errors import FormatError, InputError
 from ..formats._arrays import as_matrix
 from ..formats._jit import njit, prange
 from ..patterns import parse_pattern
+from . import vnni_sparse
+from .simd import has_path
 
 PANEL = 4096  # columns of B per task (measured fastest of 1024..4096 for 4096^3 on 2 cores)
 
@@ -185,6 +192,8 @@ def spmac(values, indices, b, pattern="2:4"):
     idx = np.ascontiguousarray(indices, dtype=np.uint8)
     bb = np.ascontiguousarray(b)
     if values.dtype == np.int8:
+        if _routed(pat.n, pat.m):
+            return vnni_sparse.sparse_times_dense(vnni_sparse.pack_sparse(vals, idx, pat.n, pat.m), bb)
         out = np.empty((rows, b.shape[1]), dtype=np.int32)
         if out.size:
             _spmac_int8(vals, idx, pat.n, pat.m, bb, out)
@@ -194,6 +203,48 @@ def spmac(values, indices, b, pattern="2:4"):
             # fp16 -> fp32 is exact; Numba has no native float16 arithmetic.
             _spmac_f32acc(vals.astype(np.float32), idx, pat.n, pat.m, bb.astype(np.float32), out)
     return out
+
+
+def _routed(n, m) -> bool:
+    """True when int8 products of this N:M pattern run on VPSHUFB + VPDPBUSD here."""
+    return vnni_sparse.routable(n, m) and has_path("vnni")
+
+
+def pack(values, indices, pattern="2:4"):
+    """Interleave an int8 compressed A once for repeated :func:`spmac_packed` products.
+
+    Returns a :class:`~sparsesim.kernels.vnni_sparse.SparsePanel` (the VNNI layout) when
+    the products will run on VNNI, else the validated ``(values, indices, pattern)``.
+    """
+    pat = parse_pattern(pattern)
+    if not pat.is_nm:
+        raise InputError(f"spmac needs an N:M pattern, got {pat}")
+    values = as_matrix(values, "values")
+    no_columns = np.zeros((values.shape[1] // pat.n * pat.m, 0), dtype=values.dtype)  # B's shape is checked later
+    values, indices, _ = _validate(values, indices, pat.n, pat.m, no_columns)
+    if values.dtype != np.int8:
+        raise InputError(f"pack takes int8 values (the VNNI operand), got {values.dtype}")
+    vals = np.ascontiguousarray(values)
+    idx = np.ascontiguousarray(indices, dtype=np.uint8)
+    if _routed(pat.n, pat.m):
+        return vnni_sparse.pack_sparse(vals, idx, pat.n, pat.m)
+    return (vals, idx, pat)
+
+
+def spmac_packed(packed, b):
+    """``C = A . B`` (int32, wrap-around) for ``packed = pack(values, indices, pattern)``
+    and int8 ``B`` (K x N)."""
+    if isinstance(packed, vnni_sparse.SparsePanel):
+        bb = as_matrix(b, "B")
+        if bb.dtype != np.int8:
+            raise InputError(f"B must be int8 to match the packed int8 A, got {bb.dtype}")
+        if bb.shape[0] != packed.k:
+            raise InputError(f"B has {bb.shape[0]} rows; the compressed A spans K = {packed.k}")
+        return vnni_sparse.sparse_times_dense(packed, np.ascontiguousarray(bb))
+    if not (isinstance(packed, tuple) and len(packed) == 3):
+        raise InputError("packed must come from sparsesim.kernels.spmac.pack")
+    vals, idx, pat = packed
+    return spmac(vals, idx, b, f"{pat.n}:{pat.m}")
 
 
 def spmac_reference(values, indices, b, n, m):

@@ -51,6 +51,9 @@ def _findings(rows, totals, archs, wl) -> list[str]:
             total = sum(time_by_bound.values())
             b, t = max(time_by_bound.items(), key=lambda kv: kv[1])
             parts.append(f"{100 * t / total:.0f}% of the dense time is in layers bound by {b}")
+        clock = _clock_part(rows, arch, wl)
+        if clock:
+            parts.append(clock)
         if parts:
             lines.append(f"- **{arch}**: " + "; ".join(parts) + ".")
     return lines
@@ -137,6 +140,19 @@ def _pareto_section(totals, wl, density) -> list[str]:
     if len(front) > MAX_FRONT_ROWS:
         out += ["", f"... and {len(front) - MAX_FRONT_ROWS} more (fastest first)."]
     return out + [""]
+
+def _clock_part(rows, arch, wl) -> str:
+    """The SM clocks the board's power limit allowed over the layers, and the highest power."""
+    pts = [(r["clock_mhz"], r["power_w"]) for r in rows
+           if r["arch"] == arch and r["workload"] == wl and not r["error"] and r.get("clock_mhz")]
+    if not pts:
+        return ""
+    lo, hi = min(c for c, _ in pts), max(c for c, _ in pts)
+    watts = max((p for _, p in pts if p), default=None)
+    power = f", up to {watts:.0f} W" if watts else ""
+    if hi - lo < 0.5:
+        return f"every layer runs at {hi:.0f} MHz{power} (the board's power limit does not bind)"
+    return f"the board's power limit holds the clock at {lo:.0f}-{hi:.0f} MHz{power}"
 
 
 def render(rows, totals, figures, title=None, source=None, out_dir=None) -> str:

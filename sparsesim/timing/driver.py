@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from ..arch import load_arch
-from ..arch.schema import DTYPES
 from ..cost import annotate as annotate_cost
 from ..errors import InputError, PatternError
 from ..patterns import parse_pattern
 from .engine import UNITS, estimate_cycles, simulate_wave
 from .result import SimResult
 from .statistical import slowest_tile_factor
-from .workload import build_plan
+from .workload import TileFitError, build_plan, warp_instructions
 
 MODES = ("statistical", "full", "exec")
 
@@ -18,7 +17,7 @@ MODES = ("statistical", "full", "exec")
 # A model registers itself from its own module with ``register_simulator``; the module
 # named here (or ``sparsesim.timing.<kind>``) is imported on first use of the kind.
 _SIMULATORS: dict = {}
-_KIND_MODULES = {"cpu": "sparsesim.timing.ports"}
+_KIND_MODULES = {"cpu": "sparsesim.cpu.driver"}
 
 
 def register_simulator(kind: str, fn) -> None:
@@ -72,6 +71,22 @@ def _pick_tiles(arch, tile):
     raise InputError(f"tile must be an index, an (M, N, K) tuple or a tile shape of {arch.name}, got {tile!r}")
 
 
+def _plans_that_fit(arch, tiles, pinned, gemm, passes_override):
+    """Plans of the tile candidates whose shared-memory stages fit an SM for this dtype (a library
+    has no kernel of a tile that does not fit); a pinned tile that does not fit is refused."""
+    plans, refused = [], None
+    for t in tiles:
+        try:
+            plans.append(build_plan(arch, *gemm, t, passes_override))
+        except TileFitError as exc:
+            if pinned:
+                raise
+            refused = exc
+    if not plans:
+        raise refused
+    return plans
+
+
 def _run_plan(plan, mode, scales_by_wave=None):
     """Total kernel cycles, busy cycles per unit, events, CTA-iterations not simulated event by
     event (fast-forwarded or reused from an identical wave), waves simulated."""
@@ -123,7 +138,8 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
              encoding=None, tile=None, a=None, b=None, full_limit=None):
     """Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k.
 
-    ``arch``: config name, path or loaded arch.  ``dtype``: int8, fp8, fp16 or bf16.
+    ``arch``: config name, path or loaded arch.  ``dtype``: one the arch's tensor cores take
+    (int8, fp8 (e4m3), fp16, bf16, tf32, fp4 (e2m1)); others are refused naming those.
     ``pattern``: "dense", "N:M" or "unstructured" (with ``density``); ``format``
     ("csr", "csb", "bitmask") picks the stored encoding of an unstructured A and
     ``encoding`` ("index", "combinatorial", "bitmask") that of an N:M A (traffic).
@@ -152,11 +168,9 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     _check_dims(m, n, k)
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if not arch.supports(dtype):
-        have = ", ".join(arch.tensor_core.dense_macs_per_cycle)
-        raise InputError(f"{arch.name} tensor cores do not take {dtype}; they take {have}")
+    reason = arch.refusal(dtype)
+    if reason is not None:
+        raise InputError(reason)
     if isinstance(pattern, str) and pattern.strip().lower().startswith("unstructured:"):
         suffix = pattern.strip().lower().split(":", 1)[1]
         if suffix in UNSTRUCTURED_FORMATS:
@@ -189,7 +203,7 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
 
     tiles = _pick_tiles(arch, tile)
     passes_override = exec_data.mean_passes if exec_data is not None else None
-    plans = [build_plan(arch, m, n, k, dtype, pat, fmt, t, passes_override) for t in tiles]
+    plans = _plans_that_fit(arch, tiles, tile is not None, (m, n, k, dtype, pat, fmt), passes_override)
     if len(plans) > 2:
         # rank by the analytical estimate; simulate the two best and every candidate
         # within RANK_SLACK of the best (the estimate ignores latency and queueing)
@@ -243,6 +257,8 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
         "accumulator_updates": d.macs * iters / max(1, plan.tile.cta_k),
         "dram_read_bytes": plan.dram["total"] - plan.dram["c"],
         "dram_write_bytes": plan.dram["c"],
+        "warp_instructions": warp_instructions(plan) * iters,
+        "sm_cycles": arch.sm.count * cycles,  # every SM is clocked for the whole kernel
     }
     t = plan.tile
     res = SimResult(
@@ -260,4 +276,5 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
     if exec_data is not None:
         res.output = exec_data.output
         res.tile_cycles = exec_data.tile_cycles(plan)
+    # the clock the board's power limit allows, and the energy at its supply (sparsesim.cost)
     return annotate_cost(res, arch)

@@ -26,6 +26,12 @@ class SimResult:
     ``energy_j`` (joules, static included), ``energy_breakdown_j`` (by unit),
     ``avg_power_w`` (energy / seconds) and ``area`` (dense tensor-core datapath and sparse
     additions, :mod:`sparsesim.cost`) are set when the arch has a ``[technology]`` table.
+    ``clock_mhz`` is the SM clock the kernel runs at: the clock ceiling
+    (``clock.sustained_mhz``), or lower where the board's power limit binds
+    (``clock_limit``: "clock", "power", or "floor" when even the lowest clock exceeds it);
+    ``vdd_v`` the core supply there, ``power_w`` the board power while the kernel runs
+    (``power_limit_w`` the board's limit, ``boost_power_w`` the power at the ceiling).
+    ``cycles``, ``seconds`` and ``utilization`` are at ``clock_mhz``.
     """
 
     arch: str
@@ -62,6 +68,12 @@ class SimResult:
     energy_breakdown_j: dict | None = None
     avg_power_w: float | None = None
     area: dict | None = None
+    clock_mhz: float | None = None
+    vdd_v: float | None = None
+    power_w: float | None = None
+    power_limit_w: float | None = None
+    boost_power_w: float | None = None
+    clock_limit: str | None = None
     output: object = None  # exec mode: the bit-exact product (numpy array), not serialized
 
     @property

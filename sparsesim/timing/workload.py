@@ -22,14 +22,23 @@ from math import ceil
 import numpy as np
 
 from ..arch.datapath import MMA_K_BYTES, MMA_N, MMA_ROWS, sparse_datapath
-from ..arch.schema import DTYPE_BYTES
+from ..arch.schema import DTYPE_BITS, DTYPE_BYTES, SELECT_BITS, elements_in
 from ..errors import InputError
 from .decode import decode_cycles
 from .mac import issue_limited_cycles
 from .mux import mux_cycles
 from .statistical import passes_per_slice, slice_passes_moments
 
-OUT_DTYPE = {"fp16": "fp16", "bf16": "bf16", "int8": "int32", "fp8": "fp16"}
+# Output (C) type of each operand type: int8 accumulates into int32; fp8 / fp4 GEMMs of cuBLASLt and
+# cuSPARSELt write a 16-bit float; tf32 (fp32 operands) writes fp32.
+OUT_DTYPE = {"fp16": "fp16", "bf16": "bf16", "int8": "int32", "fp8": "fp16", "tf32": "fp32", "fp4": "bf16"}
+# Storage type the format encoders count a dtype's bytes in (tf32 is stored as fp32); fp4 is counted
+# as one byte per value and its values' bytes halved (two per byte).
+_STORAGE = {"tf32": "fp32", "fp4": "int8"}
+
+
+class TileFitError(InputError):
+    """A tile's shared-memory stages or accumulators do not fit one SM."""
 
 
 @dataclass
@@ -120,14 +129,33 @@ def out_bytes(dtype: str) -> int:
     return DTYPE_BYTES[OUT_DTYPE[dtype]]
 
 
-def operand_a_traffic(m, k, dtype, pattern, fmt):
+def metadata_bits_per_value(arch, dtype: str) -> float:
+    """Metadata bits the sparse tensor core reads per kept value of ``dtype``: one
+    ``metadata_bits`` index per selected unit (two per tf32 value, one per fp4 pair)."""
+    return arch.tensor_core.metadata_bits * DTYPE_BITS[dtype] / SELECT_BITS[dtype]
+
+
+def operand_a_traffic(m, k, dtype, pattern, fmt, arch=None):
+    """Bytes of A: ``sparsesim.formats.traffic_bytes`` for the dtype's storage type, with fp4
+    values packed two per byte; A in the hardware's own N:M pattern for ``dtype`` (given
+    ``arch``, index encoding) carries the metadata that dtype's sparse MMA reads."""
     from ..formats import traffic_bytes
 
+    store = _STORAGE.get(dtype, dtype)
     if pattern.is_dense:
-        return traffic_bytes(m, k, dtype, "dense")
-    if pattern.is_nm:
-        return traffic_bytes(m, k, dtype, f"{pattern.n}:{pattern.m}", fmt, pad=True)
-    return traffic_bytes(m, k, dtype, "unstructured", fmt or "csr", density=pattern.density)
+        t = traffic_bytes(m, k, store, "dense")
+    elif pattern.is_nm:
+        t = traffic_bytes(m, k, store, f"{pattern.n}:{pattern.m}", fmt, pad=True)
+        if arch is not None and (fmt or "index") == "index" and (pattern.n, pattern.m) == arch.sparse_pattern(dtype):
+            t = dict(t)
+            t["metadata"] = int(ceil(t["nnz"] * metadata_bits_per_value(arch, dtype) / 8))
+    else:
+        t = traffic_bytes(m, k, store, "unstructured", fmt or "csr", density=pattern.density)
+    if dtype == "fp4":
+        t = dict(t, values=int(ceil(t["values"] * DTYPE_BITS["fp4"] / 8)), dense=int(ceil(t["dense"] / 2)))
+    if t["values"] + t["metadata"] != t["total"]:
+        t = dict(t, total=t["values"] + t["metadata"])
+    return t
 
 
 def choose_datapath(arch, dtype, pattern, tile, passes_override=None):
@@ -139,15 +167,16 @@ def choose_datapath(arch, dtype, pattern, tile, passes_override=None):
     dense MMAs, so the kernel decompresses A and runs dense.
     """
     tc = arch.tensor_core
+    hw_n, hw_m = arch.sparse_pattern(dtype)
     if pattern.is_dense:
         return "dense", 1.0
-    if pattern.is_nm and (pattern.n, pattern.m) == (tc.sparse_n, tc.sparse_m):
+    if pattern.is_nm and (pattern.n, pattern.m) == (hw_n, hw_m):
         return "sparse", 1.0
     if passes_override is not None:
         p = float(passes_override)
     else:
-        k_slice = MMA_K_BYTES // DTYPE_BYTES[dtype]
-        p = passes_per_slice(pattern, tc.sparse_n, tc.sparse_m, MMA_ROWS, k_slice)
+        k_slice = elements_in(MMA_K_BYTES, dtype)
+        p = passes_per_slice(pattern, hw_n, hw_m, MMA_ROWS, k_slice)
     eff = arch.efficiency
     if p / (tc.sparse_speedup * eff.tensor_sparse) >= 1.0 / eff.tensor_dense:
         return "dense-fallback", p
@@ -155,10 +184,10 @@ def choose_datapath(arch, dtype, pattern, tile, passes_override=None):
 
 
 def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -> GemmPlan:
-    tc, sm = arch.tensor_core, arch.sm
+    sm = arch.sm
     elt = DTYPE_BYTES[dtype]
-    a = operand_a_traffic(m, k, dtype, pattern, fmt)
-    b_bytes = k * n * elt
+    a = operand_a_traffic(m, k, dtype, pattern, fmt, arch)
+    b_bytes = ceil(k * n * elt)
     c_bytes = m * n * out_bytes(dtype)
     compulsory = {"a_values": a["values"], "a_metadata": a["metadata"], "b": b_bytes, "c": c_bytes}
     compulsory["total"] = sum(compulsory.values())
@@ -172,7 +201,7 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
         a_stage = tile.cta_m * tile.cta_k * elt
     elif pattern.is_nm:
         a_stage = (tile.cta_m * tile.cta_k * pattern.density * elt
-                   + tile.cta_m * tile.cta_k * pattern.density * tc.metadata_bits / 8)
+                   + tile.cta_m * tile.cta_k * pattern.density * metadata_bits_per_value(arch, dtype) / 8)
     else:  # re-encoded on chip into hardware N:M passes; budget a dense-size stage
         a_stage = tile.cta_m * tile.cta_k * elt
     b_stage = tile.cta_k * tile.cta_n * elt
@@ -183,7 +212,8 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
     by_regs = int(sm.register_file_kib * 1024 // (2 * accum_bytes))
     ctas_per_sm = min(sm.max_ctas_per_sm, by_smem, by_regs)
     if ctas_per_sm < 1:
-        raise InputError(f"tile {tile.cta_m}x{tile.cta_n}x{tile.cta_k} does not fit one SM of {arch.name}")
+        raise TileFitError(f"tile {tile.cta_m}x{tile.cta_n}x{tile.cta_k} does not fit one SM of {arch.name} "
+                           f"with {dtype} operands")
 
     # --- per CTA per iteration ---
     a_total = a["total"]
@@ -208,8 +238,8 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
                     tiles_m, tiles_n, k_iters, demand, compulsory, {}, latency=latency, mma=mma)
     plan.waves, plan.dram = schedule_waves(plan, a_total, b_bytes, c_bytes, a)
     if datapath == "sparse-passes" and passes_override is None and passes > 0:
-        k_slice = MMA_K_BYTES // elt
-        mean, var = slice_passes_moments(pattern, tc.sparse_n, tc.sparse_m, MMA_ROWS, k_slice)
+        k_slice = elements_in(MMA_K_BYTES, dtype)
+        mean, var = slice_passes_moments(pattern, *arch.sparse_pattern(dtype), MMA_ROWS, k_slice)
         steps = (tile.cta_m // MMA_ROWS) * ceil(k / k_slice)
         plan.tile_cv = (var / steps) ** 0.5 / mean if mean > 0 else 0.0
     return plan
@@ -219,7 +249,6 @@ def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
     """MAC, decode and mux work of one main-loop iteration of one CTA (bytes are set by the
     caller), the MMA issue limits and the (decode, mux) latencies of the datapath."""
     tc, sm, eff = arch.tensor_core, arch.sm, arch.efficiency
-    elt = DTYPE_BYTES[dtype]
     macs = tile.cta_m * tile.cta_n * tile.cta_k
     rate = tc.dense_macs_per_cycle[dtype]  # per tensor core
     tcs = sm.tensor_cores_per_sm
@@ -229,7 +258,7 @@ def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
     sel_lat = (0.0, 0.0)
     # one m16n8 MMA instruction (PTX: k = 32 bytes dense; sparse: 64 bytes of logical K at
     # twice the rate) occupies a tensor core the same time
-    dense_mma_macs = MMA_ROWS * MMA_N * (32 // elt)
+    dense_mma_macs = MMA_ROWS * MMA_N * elements_in(32, dtype)
     if datapath in ("dense", "dense-fallback"):
         issue = dense_mma_macs / (rate * eff.tensor_dense)
         mac_c = macs / (rate * tcs * eff.tensor_dense)
@@ -243,9 +272,10 @@ def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
         mac_c = passes * macs / (rate * tcs * tc.sparse_speedup * eff.tensor_sparse)
         multiplies = passes * macs * hw_density
         kept = passes * tile.cta_m * tile.cta_k * hw_density
-        decodes = kept * (tile.cta_n / MMA_N)
+        # one index per selected unit: two per tf32 value (16-bit halves), one per fp4 pair
+        decodes = kept * (tile.cta_n / MMA_N) * DTYPE_BITS[dtype] / SELECT_BITS[dtype]
         selects = kept * tile.cta_n
-        lane_selects = selects * elt * 8 / sdp.mux_operand_bits
+        lane_selects = selects * DTYPE_BITS[dtype] / sdp.mux_operand_bits
         decode_c = decode_cycles(decodes, sdp.decoder_width * tcs)
         mux_c = mux_cycles(lane_selects, sdp.mux_selects_per_cycle * tcs)
         sel_lat = (float(sdp.decode_latency_cycles), float(sdp.mux_latency_cycles))
@@ -259,6 +289,24 @@ def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
     mma = MmaIssue(issue, latency, float(sm.shared_memory_latency_cycles),
                    (tile.cta_m * tile.cta_n) // (MMA_ROWS * MMA_N), tile.warps * arch.tiles.warp_tile_warps)
     return demand, mma, sel_lat
+
+
+LOAD_BYTES_PER_WARP_INSTRUCTION = 512  # ldmatrix.x4 / cp.async: 16 bytes per thread of a warp
+
+
+def warp_instructions(plan) -> float:
+    """Warp-level instructions one CTA issues per main-loop iteration: its MMAs (PTX mma.sync
+    m16n8k(32 B), or wgmma m64nNk(32 B) from a warpgroup, N the warp tile's width; a sparse MMA
+    covers twice the logical K with the same multiplies) and the loads that feed them (ldmatrix
+    and cp.async, 16 B per thread; TMA moves a whole stage of A and of B with one instruction
+    each, and wgmma reads its operands from shared memory itself)."""
+    d, tile, arch = plan.demand, plan.tile, plan.arch
+    k_elems = elements_in(32, plan.dtype)
+    if arch.tiles.warp_tile_warps >= 4:
+        mmas = d.multiplies / (64 * tile.warp_n * k_elems)
+        return mmas + 2.0
+    mmas = d.multiplies / (MMA_ROWS * MMA_N * k_elems)
+    return mmas + (d.smem_read_bytes + d.smem_fill_bytes) / LOAD_BYTES_PER_WARP_INSTRUCTION
 
 
 def sm_unit_cycles(plan, ctas, resident=None):

@@ -4,13 +4,13 @@ What is fitted (each one a quantity a datasheet or microbenchmark could measure)
 
 * ``efficiency.tensor_dense`` / ``efficiency.tensor_sparse``: the fraction of the
   dense / 2:4 tensor-core peak the GEMM library's main loop reaches at a fixed clock.
-* ``power.sparse_dynamic_w``: the dynamic power a 2:4 fp16 GEMM would draw at the
-  boost clock (see :mod:`sparsesim.validate.power`); the dense one stays at the power
-  file's value (the dense rows show no throttling to fit it on).
-* ``power.window_ms``: how fast the power limiter pulls the clock down.
+* optionally (:data:`POWER_PARAMS`) ``technology.array_energy_factor``: the energy of a
+  tensor-core lane per multiply over its bare multiply-add, the one power parameter of
+  the energy table (:mod:`sparsesim.cost`) without a published value; it sets how much
+  power a kernel draws and so where the board's power limit lowers the clock.
 
-Everything else (peaks, bandwidths, the board power limit, the static power) stays
-at its cited or assumed config value.
+Everything else (peaks, bandwidths, the board power limit, the static power, the rest of
+the energy table) stays at its cited or assumed config value.
 
 How honesty is kept:
 
@@ -56,12 +56,11 @@ DEFAULT_PARAMS = (
     FitParam("efficiency.tensor_dense", 0.3, 1.0, "achievable fraction of the dense tensor-core peak"),
     FitParam("efficiency.tensor_sparse", 0.3, 1.0, "achievable fraction of the 2:4 tensor-core peak"),
 )
-# The dense GEMM's dynamic power is not fitted: measured dense throughput is flat from
-# 2048^3 to 16384^3, so the rows carry no information on it below the limit; it stays at
-# the power file's value.
+# The power parameter (calibrate --fit-power): only the A100 PCIe calibration set may set it; every
+# other GPU keeps the cited default (sparsesim.cost.DEFAULT_ARRAY_ENERGY_FACTOR).
 POWER_PARAMS = (
-    FitParam("power.sparse_dynamic_w", 20.0, 2000.0, "dynamic power of a 2:4 fp16 GEMM at the boost clock (W)"),
-    FitParam("power.window_ms", 0.01, 1000.0, "time constant of the power limiter pulling the clock down (ms)"),
+    FitParam("technology.array_energy_factor", 1.0, 20.0,
+             "tensor-core lane energy per multiply over the bare multiply-add (sets the power a kernel draws)"),
 )
 
 

@@ -40,7 +40,7 @@ COLUMNS = (
     "source",
     "notes",
 )
-DTYPES = ("int8", "fp8", "fp16", "bf16", "fp32")
+DTYPES = ("int8", "fp8", "fp16", "bf16", "tf32", "fp4", "fp32")
 SPARSE_OPERANDS = ("W",)
 # A published speedup is usually rounded to 2 decimals; allow that plus 1 %.
 SPEEDUP_REL_TOL = 0.01

@@ -75,3 +75,17 @@ def run_gemm(exe: Path, workdir: Path, path: str, a_u8: np.ndarray, w_packed: np
     np.ascontiguousarray(w_packed).tofile(pw)
     subprocess.run([str(exe), path, str(m), str(k), str(16 * nb), str(pa), str(pw), str(pc)], check=True)
     return np.fromfile(pc, dtype=np.int32).reshape(m, 16 * nb)
+
+
+def run_routed(exe: Path, workdir: Path, path: str, blocks: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """Run ``routed`` (the real VPSHUFB + VPDPBUSD / VPMADDUBSW loop) on a packed sparse
+    operand ``blocks`` (RB, T, 128) and packed activations ``act`` (G, T, 16, 8); returns
+    int32 (G, RB, 16 columns, 16 lanes)."""
+    workdir = Path(workdir)
+    rb, t, _ = blocks.shape
+    g = act.shape[0]
+    pb, pa, pc = workdir / "blocks.bin", workdir / "act.bin", workdir / f"routed_{path}.bin"
+    np.ascontiguousarray(blocks).tofile(pb)
+    np.ascontiguousarray(act).tofile(pa)
+    subprocess.run([str(exe), path, str(rb), str(t), str(g), str(pb), str(pa), str(pc)], check=True)
+    return np.fromfile(pc, dtype=np.int32).reshape(g, rb, 16, 16)

@@ -9,13 +9,14 @@ the whole-GEMM estimate streams operands from.
 Instruction table entries are an array of tables::
 
     [[instructions]]
-    op = "vpdpbusd_zmm"            # form name used by sparsesim.timing.microkernels
+    op = "vpdpbusd_zmm"            # form name used by sparsesim.cpu.microkernels
     uops = "p0|p5"                 # '+' separates micro-ops, '|' alternative ports,
                                    # '*2' after a port set: the uop holds the port 2 cycles
     latency_cycles = 5             # sources ready -> result ready
     cite = "uops.info CLX ..."     # where the numbers come from
 
-The module registers itself with the arch loader (``register_kind("cpu", ...)``);
+The module registers itself with the arch loader (``register_kind("cpu", ...)``; the loader
+imports it for ``kind = "cpu"``);
 ``load_arch("xeon-8280")`` returns a :class:`CpuArch`.
 """
 
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from .schema import doc, register_kind
+from ..arch.schema import doc, register_kind
 
 _PORT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -40,7 +41,7 @@ class Uop:
 
 @dataclass(frozen=True)
 class CpuInstruction:
-    op: str = field(metadata=doc("instruction form name (see sparsesim.timing.microkernels)"))
+    op: str = field(metadata=doc("instruction form name (see sparsesim.cpu.microkernels)"))
     uops: str = field(metadata=doc("micro-ops: 'p0|p5', 'p2|p3 + p5', 'FP0|FP1*2' (held 2 cycles)"))
     latency_cycles: int = field(metadata=doc("cycles from sources ready to result ready"))
     cite: str = field(metadata=doc("source of the numbers (table, measurement) or 'assumption: why'"))
@@ -174,7 +175,7 @@ register_kind("cpu", CpuArch)
 
 def load_cpu_arch(name_or_path) -> CpuArch:
     """Load a CPU config by name (``"xeon-8280"``) or path; error if it is not ``kind = "cpu"``."""
-    from .load import load_arch
+    from ..arch.load import load_arch
 
     arch = load_arch(name_or_path)
     if not isinstance(arch, CpuArch):
@@ -188,7 +189,8 @@ def load_cpu_arch(name_or_path) -> CpuArch:
 def cpu_archs() -> list:
     """Names of the CPU configs on the search path."""
     from .._toml import tomllib
-    from .load import available_archs
+
+    from ..arch.load import available_archs
 
     out = []
     for name, path in available_archs().items():

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 
-KERNELS = ("fp32", "avx512-int8", "vnni", "vnni-2to4")
+KERNELS = ("fp32", "avx512-int8", "vnni", "vnni-2to4", "vnni-2to4-mux", "avx512-int8-2to4-mux")
 
 # ISA extensions each kernel needs (names as in /proc/cpuinfo flags).
 KERNEL_ISA = {
@@ -45,12 +45,22 @@ KERNEL_ISA = {
     "avx512-int8": ("avx512f", "avx512bw"),
     "vnni": ("avx512f", "avx512_vnni"),
     "vnni-2to4": ("avx512f", "avx512bw", "avx512_vnni", "avx512_vbmi2"),
+    "vnni-2to4-mux": ("avx512f", "avx512bw", "avx512_vnni"),
+    "avx512-int8-2to4-mux": ("avx512f", "avx512bw"),
 }
 
+#: Kernels whose weights are 2:4-compressed along k.
+SPARSE_24 = ("vnni-2to4", "vnni-2to4-mux", "avx512-int8-2to4-mux")
+#: Kernels that multiply only the kept weights: the weight rows sit in the lanes and
+#: VPSHUFB routes each lane its activations (:mod:`sparsesim.kernels.vnni_sparse`).
+MUX_KERNELS = ("vnni-2to4-mux", "avx512-int8-2to4-mux")
+
 # Default register blocking: 4 rows x 4 zmm columns = 16 independent accumulator
-# chains, enough to hide a 5-cycle latency on two ports (needs >= 10).
+# chains, enough to hide a 5-cycle latency on two ports (needs >= 10).  The mux
+# kernels use the functional kernel's tile: 16 activation columns x one 16-row block.
 DEFAULT_MR = 4
 DEFAULT_NR = 4
+DEFAULT_BLOCKING = {"vnni-2to4-mux": (16, 1), "avx512-int8-2to4-mux": (16, 1)}
 
 
 @dataclass(frozen=True)
@@ -99,13 +109,19 @@ def _z(i: int) -> str:
     return f"zmm{i}"
 
 
-def build_kernel(name: str, mr: int = DEFAULT_MR, nr: int = DEFAULT_NR) -> Kernel:
-    """Instruction stream of one iteration of micro-kernel ``name`` blocked MR x NR."""
+def build_kernel(name: str, mr: int | None = None, nr: int | None = None) -> Kernel:
+    """Instruction stream of one iteration of micro-kernel ``name`` blocked MR x NR
+    (defaults: :data:`DEFAULT_BLOCKING`, else 4 x 4)."""
     if name not in KERNELS:
         raise InputError(f"unknown kernel {name!r}; expected one of {', '.join(KERNELS)}")
+    dmr, dnr = DEFAULT_BLOCKING.get(name, (DEFAULT_MR, DEFAULT_NR))
+    mr = dmr if mr is None else mr
+    nr = dnr if nr is None else nr
     for label, v in (("mr", mr), ("nr", nr)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise InputError(f"{label} must be a positive integer, got {v!r}")
+    if name in MUX_KERNELS:
+        return _build_mux(name, mr, nr)
     nacc = mr * nr
     w0 = nacc  # first weight register
     b0 = w0 + nr  # first broadcast register
@@ -193,6 +209,62 @@ def build_kernel(name: str, mr: int = DEFAULT_MR, nr: int = DEFAULT_NR) -> Kerne
     )
 
 
+def _build_mux(name: str, mr: int, nr: int) -> Kernel:
+    """The 2:4 kernel that multiplies only kept weights (lanes = weight rows).
+
+    One iteration is one step of 8 k (two 2:4 groups, 4 kept weights per lane):
+    per 16-row weight block a register of kept values and a register of VPSHUFB
+    controls (each kept value's position among the step's 8 activations); per
+    activation column a ``vpbroadcastq`` of its 8 bytes; per (column, block)
+    ``vpshufb`` (the multiplexer) then ``vpdpbusd`` - or, without VNNI, ``vpmaddubsw``
+    (routed pairs saturate to s16) -> ``vpmaddwd`` with ones -> ``vpaddd``.
+    Accumulator (r, j): activation column r, weight block j.
+    """
+    three = name == "avx512-int8-2to4-mux"
+    nacc = mr * nr
+    v0 = nacc  # kept values of block j: v0 + j; controls: v0 + nr + j
+    b0 = v0 + 2 * nr  # two rotating broadcast registers
+    t0 = b0 + 2  # rotating routed / product temporaries
+    ntemp = 2 if not three else min(4, max(2, nacc))
+    ones = 31
+    need = t0 + ntemp + (1 if three else 0)
+    if need > 32:
+        raise InputError(f"kernel {name!r} with mr={mr}, nr={nr} needs {need} zmm registers; AVX-512 has 32 "
+                         "(reduce mr*nr)")
+    body: list = []
+    for j in range(nr):
+        body.append(Insn("vmovdqu64_zmm_m512", f"vmovdqu64 {_z(v0 + j)}, zmmword ptr [rsi + {128 * j}]",
+                         reads=("rsi",), writes=(_z(v0 + j),)))
+        body.append(Insn("vmovdqu64_zmm_m512", f"vmovdqu64 {_z(v0 + nr + j)}, zmmword ptr [rsi + {128 * j + 64}]",
+                         reads=("rsi",), writes=(_z(v0 + nr + j),)))
+    t = 0
+    for r in range(mr):
+        b = _z(b0 + r % 2)
+        body.append(Insn("vpbroadcastq_zmm_m64", f"vpbroadcastq {b}, qword ptr [rdi + {8 * r}]",
+                         reads=("rdi",), writes=(b,)))
+        for j in range(nr):
+            acc, vals, ctrl = _z(r * nr + j), _z(v0 + j), _z(v0 + nr + j)
+            tmp = _z(t0 + t % ntemp)
+            t += 1
+            body.append(Insn("vpshufb_zmm", f"vpshufb {tmp}, {b}, {ctrl}", reads=(b, ctrl), writes=(tmp,)))
+            if three:
+                body.append(Insn("vpmaddubsw_zmm", f"vpmaddubsw {tmp}, {tmp}, {vals}", reads=(tmp, vals),
+                                 writes=(tmp,)))
+                body.append(Insn("vpmaddwd_zmm", f"vpmaddwd {tmp}, {tmp}, {_z(ones)}", reads=(tmp, _z(ones)),
+                                 writes=(tmp,)))
+                body.append(Insn("vpaddd_zmm", f"vpaddd {acc}, {acc}, {tmp}", reads=(acc, tmp), writes=(acc,)))
+            else:
+                body.append(Insn("vpdpbusd_zmm", f"vpdpbusd {acc}, {tmp}, {vals}", reads=(acc, tmp, vals),
+                                 writes=(acc,)))
+    body.append(Insn("add_r64_imm", f"add rdi, {8 * mr}", reads=("rdi",), writes=("rdi",)))
+    body.append(Insn("add_r64_imm", f"add rsi, {128 * nr}", reads=("rsi",), writes=("rsi",)))
+    body.append(Insn("dec_jnz", f"dec rcx\njnz .Lloop_{name.replace('-', '_')}", reads=("rcx",), writes=("rcx",)))
+    return Kernel(name=name, mr=mr, nr=nr, body=tuple(body), macs_per_iteration=mr * nr * 16 * 8,
+                  k_per_iteration=8,
+                  bytes_per_iteration={"activations": 8 * mr, "weights": 64 * nr, "metadata": 64 * nr},
+                  isa=KERNEL_ISA[name])
+
+
 def emit_asm(kernel: Kernel, header: bool = True) -> str:
     """Exact Intel-syntax text of one loop iteration (label, body, back-edge)."""
     lines = []
@@ -227,7 +299,7 @@ def emit_function_asm(kernel: Kernel, symbol: str) -> str:
         lines.append(f"    vmovdqu64 zmm{i}, zmmword ptr [r8 + {64 * i}]")
     lines.append("    mov rax, 0x3333333333333333")  # a 2:4 mask for the expand probe
     lines.append("    kmovq k1, rax")
-    if kernel.name == "avx512-int8":
+    if kernel.name in ("avx512-int8", "avx512-int8-2to4-mux"):
         lines.append("    mov eax, 0x00010001")
         lines.append("    vpbroadcastd zmm31, eax")
     lines.append("    test rcx, rcx")
@@ -264,6 +336,8 @@ def build_probe(op: str, chains: int, unroll: int = 0) -> Kernel:
         "vmovdqu64_zmm_m512": "vmovdqu64 {d}, zmmword ptr [rsi + {off64}]",
         "vmovdqu8_ymm_m256": "vmovdqu8 {y}, ymmword ptr [rsi + {off32}]",
         "kmovq_k_m64": "kmovq {k}, qword ptr [rdx + {off8}]",
+        "vpshufb_zmm": "vpshufb {d}, {d}, zmm29",
+        "vpbroadcastq_zmm_m64": "vpbroadcastq {d}, qword ptr [rdi + {off8}]",
     }
     if op not in forms:
         raise InputError(f"no probe for {op!r}; expected one of {', '.join(forms)}")
@@ -278,11 +352,14 @@ def build_probe(op: str, chains: int, unroll: int = 0) -> Kernel:
         text = forms[op].format(d=d, y=f"ymm{c}", k=f"k{1 + c % 7}", off4=4 * slot, off8=8 * slot,
                                 off32=32 * slot, off64=64 * slot)
         if op.endswith(("_m32", "_m64", "_m256", "_m512")):
-            base = {"kmovq_k_m64": "rdx", "vpbroadcastd_zmm_m32": "rdi", "vbroadcastss_zmm_m32": "rdi"}.get(op, "rsi")
+            base = {"kmovq_k_m64": "rdx", "vpbroadcastd_zmm_m32": "rdi", "vbroadcastss_zmm_m32": "rdi",
+                    "vpbroadcastq_zmm_m64": "rdi"}.get(op, "rsi")
             writes = (f"k{1 + c % 7}",) if op == "kmovq_k_m64" else (d,)
             body.append(Insn(op, text, reads=(base,), writes=writes))
             continue
         reads = (d, "zmm30", "zmm29")
+        if op == "vpshufb_zmm":
+            reads = (d, "zmm29")
         if op == "vpexpandb_zmm_k_zmm":
             reads = (d, "k1")
         body.append(Insn(op, text, reads=reads, writes=(d,)))
