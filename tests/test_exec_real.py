@@ -145,7 +145,11 @@ def test_fp16_nm_traffic_matches_the_closed_form():
         t = traffic_bytes(m, k, "fp16", "2:4", enc)
         assert (r.compulsory_bytes["a_values"], r.compulsory_bytes["a_metadata"]) == (t["values"], t["metadata"])
         stat = simulate("a100", m, n, k, "fp16", "2:4", encoding=enc)
-        assert r.dram_bytes == stat.dram_bytes
+        operands = ("a_values", "a_metadata", "b")
+        assert [r.dram_bytes[x] for x in operands] == [stat.dram_bytes[x] for x in operands]
+        # exec mode runs data-parallel kernels: C written once; the statistical mode may pick
+        # split-K, whose partial tiles add C traffic
+        assert r.dram_bytes["c"] == m * n * 2 <= stat.dram_bytes["c"]
 
 
 def test_empty_regions_are_skipped_in_time_and_traffic():

@@ -55,6 +55,10 @@ def smem_read_bytes(r):
     return r.actions["smem_read_bytes"]
 
 
+def l2_read_bytes(r):
+    return r.actions["l2_read_bytes"]
+
+
 BIG = (4096, 4096, 4096)
 SKINNY = (4096, 16, 4096)  # few tokens: 64 CTAs, one per SM, latency and DRAM exposed
 
@@ -121,6 +125,32 @@ LIVE = {
     # narrower warp tiles re-read the operands from shared memory more often
     "tiles.candidates[].warp_m": ("a100", 32, (*BIG, "fp16", "dense", 2), smem_read_bytes, +1, {}),
     "tiles.candidates[].warp_n": ("a100", 32, (*BIG, "fp16", "dense", 2), smem_read_bytes, +1, {}),
+    # a pinned candidate's own stages replace tiles.stages (3): fewer stages hide less latency
+    "tiles.candidates[].stages": ("a100", 2, (2048, 2048, 2048, "fp16", "2:4", 2), seconds, +1, {}),
+    # the GEMM library's kernels: the arch keeps one family ("@family") with one tile ("@tile") so the
+    # knob's kernel is the one that runs; "@set" changes other fields of that family
+    "library.kernels[].stages": ("a100", 2, (1024, 1024, 1024, "fp16", "dense", None), seconds, +1,
+                                 {"@family": 0, "@tile": 4, "@tile_stages": None}),
+    "library.kernels[].tiles[].stages": ("a100", 2, (1024, 1024, 1024, "fp16", "dense", None), seconds, +1,
+                                         {"@family": 0, "@tile": 4}),
+    # split-K spreads the 16 output tiles of a skinny GEMM over more SMs
+    "library.kernels[].split_k_max": ("a100", 1, (2048, 64, 8192, "fp16", "dense", None), seconds, +1,
+                                      {"@family": 0, "@tile": 5, "@set": {"stream_k": False}}),
+    # a cluster's CTAs share the tiles they have in common through TMA multicast: fewer L2 reads
+    "library.kernels[].cluster_m": ("h100", 1, (*BIG, "fp16", "dense", None), l2_read_bytes, +1,
+                                    {"@family": 0, "@tile": 0}),
+    "library.kernels[].cluster_n": ("h100", 2, (*BIG, "fp16", "dense", None), l2_read_bytes, -1,
+                                    {"@family": 0, "@tile": 0}),
+    # launching down all of M first re-reads the A panels from DRAM for every tile column
+    "library.kernels[].raster_group_rows": ("a100", 65536, (*BIG, "fp16", "dense", None), dram_total, +1,
+                                            {"@family": 0, "@tile": 0}),
+    "library.kernels[].tiles[].cta_m": ("a100", 64, (*BIG, "fp16", "dense", None), seconds, 0, {"@family": 0, "@tile": 4}),
+    "library.kernels[].tiles[].cta_n": ("a100", 64, (*BIG, "fp16", "dense", None), seconds, 0, {"@family": 0, "@tile": 4}),
+    "library.kernels[].tiles[].cta_k": ("a100", 64, (*BIG, "fp16", "dense", None), seconds, 0, {"@family": 0, "@tile": 4}),
+    "library.kernels[].tiles[].warp_m": ("a100", 32, (*BIG, "fp16", "dense", None), smem_read_bytes, +1,
+                                         {"@family": 0, "@tile": 4}),
+    "library.kernels[].tiles[].warp_n": ("a100", 32, (*BIG, "fp16", "dense", None), smem_read_bytes, +1,
+                                         {"@family": 0, "@tile": 4}),
 }
 
 BOOKKEEPING = {
@@ -136,10 +166,35 @@ BOOKKEEPING = {
 CANDIDATE = 2
 
 
+def one_kernel(arch, extra):
+    """``arch`` with its library cut to one family and one tile (``@family``, ``@tile``; ``@set``:
+    other fields of that family; ``@tile_stages``: the tile's own stages, None to drop them)."""
+    if "@family" not in extra:
+        return load_arch(arch), dict(extra)
+    extra = dict(extra)
+    fam = arch_to_dict(load_arch(arch))["library"]["kernels"][extra.pop("@family")]
+    tile = fam["tiles"][extra.pop("@tile")]
+    if "@tile_stages" in extra:
+        stages = extra.pop("@tile_stages")
+        tile.pop("stages", None)
+        if stages is not None:
+            tile["stages"] = stages
+    fam.update(extra.pop("@set", {}))
+    fam["tiles"] = [tile]
+    return derive(arch, {"library.kernels": [fam]}), extra
+
+
 def perturbed(arch, path, value, extra):
+    if path.startswith("library.kernels[]."):
+        base, extra = one_kernel(arch, extra)
+        fam = arch_to_dict(base)["library"]["kernels"][0]
+        key = path.split(".")[-1]
+        (fam["tiles"][0] if ".tiles[]." in path else fam)[key] = value
+        return derive(base, {"library.kernels": [fam], **extra})
+    extra = {k: v for k, v in extra.items() if not k.startswith("@")}
     if path.startswith("tiles.candidates[]."):
         key = path.split(".")[-1]
-        cands = arch_to_dict(arch)["tiles"]["candidates"]
+        cands = arch_to_dict(load_arch(arch))["tiles"]["candidates"]
         cands[CANDIDATE][key] = value
         return derive(arch, {"tiles.candidates": cands, **extra})
     return derive(arch, {path: value, **extra})
@@ -158,8 +213,8 @@ def test_every_numeric_field_is_live_or_bookkeeping():
 @pytest.mark.parametrize("path", sorted(LIVE))
 def test_knob_moves_what_it_should(path):
     name, value, gemm, output, direction, extra = LIVE[path]
-    base = load_arch(name)
-    moved = perturbed(base, path, value, extra)
+    base = one_kernel(name, extra)[0]
+    moved = perturbed(name, path, value, extra)
     if gemm is None:  # boost clock: the datasheet peak the reports quote
         before, after = base.peak_ops("fp16"), moved.peak_ops("fp16")
     else:
@@ -193,8 +248,8 @@ def knob_table():
     rows = []
     for path in sorted(LIVE):
         name, value, gemm, output, _, extra = LIVE[path]
-        base = load_arch(name)
-        moved = perturbed(base, path, value, extra)
+        base = one_kernel(name, extra)[0]
+        moved = perturbed(name, path, value, extra)
         if gemm is None:
             rows.append((path, name, value, "-", "peak_ops fp16", base.peak_ops("fp16"), moved.peak_ops("fp16")))
             continue

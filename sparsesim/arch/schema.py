@@ -250,6 +250,8 @@ class GpuTileShape:
     cta_k: int = field(metadata=doc("reduction depth of one main-loop iteration"))
     warp_m: int = field(metadata=doc("warp tile rows"))
     warp_n: int = field(metadata=doc("warp tile columns"))
+    stages: int = field(default=None, metadata=doc(
+        "shared-memory pipeline stages of this kernel (default: the family's, or tiles.stages)"))
 
     def check(self, where):
         from ..errors import ConfigError
@@ -278,6 +280,65 @@ class GpuTiles:
         metadata=doc("tile rows launched together before moving to the next columns (threadblock swizzle)")
     )
     candidates: tuple = field(metadata=doc("tile shapes the GEMM library chooses from", item_type=GpuTileShape))
+
+
+MAINLOOPS = {
+    # main loop -> warps that execute one warp tile (one tensor core each)
+    "multistage": 1,  # cp.async stages, ldmatrix, warp-level mma.sync / mma.sp (sm80, sm86, sm89, sm120)
+    "wgmma": 4,       # TMA, warp-specialized warpgroups issuing wgmma / wgmma.sp from shared memory (sm90)
+    "tcgen05": 4,     # TMA, one thread issuing tcgen05.mma per CTA tile, accumulators in tensor memory (sm100)
+}
+KERNEL_OPS = ("dense", "sparse")
+
+
+@dataclass(frozen=True)
+class GpuKernelFamily:
+    """One family of a GEMM library's kernels: a main loop, its tile shapes and the work
+    decompositions the library's algorithm search may pick (split-K, stream-K)."""
+
+    name: str = field(metadata=doc("the library and kernel family, as printed in results"))
+    op: str = field(metadata=doc("'dense' (cuBLASLt) or 'sparse' (cuSPARSELt, the hardware N:M pattern)"))
+    mainloop: str = field(metadata=doc("'multistage', 'wgmma' or 'tcgen05' (see MAINLOOPS)"))
+    stages: int = field(metadata=doc("shared-memory pipeline stages of tiles that do not set their own"))
+    split_k_max: int = field(metadata=doc("largest split-K factor searched (powers of two up to it; 1: none)"))
+    stream_k: bool = field(metadata=doc("the library also has a stream-K schedule of these tiles"))
+    cluster_m: int = field(metadata=doc("CTAs along M of a thread-block cluster sharing each B tile (TMA multicast)"))
+    cluster_n: int = field(metadata=doc("CTAs along N of a cluster sharing each A tile (TMA multicast)"))
+    raster_group_rows: int = field(metadata=doc(
+        "tile rows launched together before the next columns (1: along N; a large value: down all of M first)"))
+    tiles: tuple = field(metadata=doc("the family's tile shapes", item_type=GpuTileShape))
+    dtypes: str = field(default="", metadata=doc("comma-separated dtypes the family serves (default: all)"))
+    fill_smem: bool = field(default=False, metadata=doc(
+        "stages chosen to fill shared memory (CUTLASS 3 StageCountAutoCarveout) instead of `stages`"))
+
+    def serves(self, dtype: str) -> bool:
+        return not self.dtypes or dtype in {d.strip() for d in self.dtypes.split(",")}
+
+    @property
+    def warp_tile_warps(self) -> int:
+        return MAINLOOPS[self.mainloop]
+
+    def check(self, where):
+        from ..errors import ConfigError
+
+        key = f"library.kernels ({self.name})"
+        if self.op not in KERNEL_OPS:
+            raise ConfigError(f"{where}: key '{key}.op': expected one of {', '.join(KERNEL_OPS)}, got {self.op!r}")
+        if self.mainloop not in MAINLOOPS:
+            raise ConfigError(f"{where}: key '{key}.mainloop': expected one of {', '.join(MAINLOOPS)}, "
+                              f"got {self.mainloop!r}")
+        bad = [d for d in (x.strip() for x in self.dtypes.split(",")) if d and d not in DTYPES]
+        if bad:
+            raise ConfigError(f"{where}: key '{key}.dtypes': unknown dtype {bad[0]!r}; expected some of "
+                              f"{', '.join(DTYPES)}")
+
+
+@dataclass(frozen=True)
+class GpuLibrary:
+    """The GEMM libraries' kernels (cuBLASLt for dense, cuSPARSELt for N:M sparse): each
+    timed GEMM picks the fastest candidate, as the libraries' algorithm search does."""
+
+    kernels: tuple = field(metadata=doc("kernel families", item_type=GpuKernelFamily))
 
 
 @dataclass(frozen=True)
@@ -341,6 +402,9 @@ class GpuArch:
     tiles: GpuTiles = field(metadata=doc("GEMM tiling the kernels use"))
     technology: GpuTechnology = field(
         default=None, metadata=doc("process node, supply, DRAM technology and static power (energy and area)")
+    )
+    library: GpuLibrary = field(
+        default=None, metadata=doc("GEMM library kernel families (default: the [tiles] candidates, data-parallel)")
     )
     board: GpuBoard = field(
         default=None, metadata=doc("board power limit and memory clock (without it the clock is never power-capped)")

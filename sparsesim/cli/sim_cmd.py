@@ -124,6 +124,9 @@ def _simulate(args) -> int:
     if {"cta_m", "cta_n", "cta_k"} <= set(t or {}):  # GPU tiling (CPU results have none)
         print(f"  tiles       {t['cta_m']}x{t['cta_n']}x{t['cta_k']} ({res.ctas} CTAs, {res.ctas_per_sm}/SM, "
               f"{res.waves} waves)", file=out)
+    if res.kernel:
+        print(f"  kernel      {res.kernel['name']} ({res.kernel['candidates']} candidates)", file=out)
+        print(f"              {res.kernel['why']}", file=out)
     if res.energy_j is not None:
         print(f"  energy      {res.energy_j * 1e3:.3f} mJ   avg power {res.avg_power_w:.1f} W "
               f"(static {res.energy_breakdown_j['static'] / res.seconds:.1f} W)", file=out)

@@ -7,22 +7,37 @@ import shlex
 import sys
 from pathlib import Path
 
-DEFAULT_FIT = "dtype=fp16,source=S1"
+DEFAULT_CALIBRATION_GPU = {"a100-pcie": "A100-PCIe-80GB", "a100": "A100"}
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "validate",
         help="predict measured GPU GEMMs (dense and 2:4) and report the errors",
-        description="Predict dense and 2:4-sparse time for every row of measured-timing CSV files and "
-        "report per-row and summary errors (MAPE, median APE; overall, per GPU/dtype, and for GEMMs >= 1024^3).",
+        description="Predict dense and 2:4-sparse time for every row of measured-timing CSV files and report "
+        "errors per GPU, dtype and shape family (MAPE of speedup, dense and sparse time, the correlation of "
+        "predicted and measured speedup) and the benchmark's own noise floor.",
     )
     p.add_argument("--measured", action="append", required=True, metavar="FILE",
                    help="measured-timing CSV (repeatable); columns gpu,dtype,m,n,k,sparse_operand,dense_us,sparse_us,speedup,backend,source,notes")
     p.add_argument("--arch-map", metavar="GPU=ARCH,...", default=None,
                    help="map GPU names to arch configs or override files (default A100=a100,H100=h100)")
+    p.add_argument("--calibration", metavar="FILE", default=None,
+                   help="a `sparsesim calibrate` override: its fitted values apply to every GPU (the rows it was "
+                        "fitted on are marked and left out of the held-out groups)")
+    p.add_argument("--noise-reference", action="append", default=[], metavar="FILE",
+                   help="further measured CSVs used only for the noise floor (shapes measured again)")
+    p.add_argument("--cross-validation", metavar="FILE", default=None,
+                   help="the JSON `calibrate --cv-out` wrote: its cross-validated errors go into the report")
+    p.add_argument("--skip-backend", action="append", default=[], metavar="TEXT",
+                   help="leave out rows whose backend contains TEXT (repeatable; e.g. 'default algorithm': the "
+                        "model predicts the best of the library's algorithm search)")
+    p.add_argument("--cold-l2", action="store_true",
+                   help="time every call from a cold L2 (default: operands that fit stay in L2 between the "
+                        "benchmark's repeated calls)")
     p.add_argument("--mode", default="statistical", help="engine mode passed to simulate (default statistical)")
-    p.add_argument("--json", action="store_true", help="print rows and summary as JSON")
+    p.add_argument("--rows", action="store_true", help="also print the per-row table")
+    p.add_argument("--json", action="store_true", help="print rows, summary and noise floor as JSON")
     p.add_argument("--out", metavar="DIR", help="write report.md, errors.csv, summary.json and plots here "
                    "(nothing is written without it)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -30,44 +45,32 @@ def register(subparsers) -> None:
 
     c = subparsers.add_parser(
         "calibrate",
-        help="fit tensor-core efficiencies (and the power parameter) on measured rows; write a config override",
-        description="Fit a few physically meaningful parameters of one GPU on a subset of its measured rows, "
-        "report the error on the rows it did not fit, and write the result as a config override (TOML).",
+        help="fit the efficiency parameters on one GPU's measured rows with k-fold cross-validation",
+        description="Fit tensor-core, DRAM efficiency and the per-call overhead of one GPU on its measured rows "
+        "(GEMMs >= --min-mnk), report the fit and the k-fold cross-validated errors, and write the values as a "
+        "config override (TOML).",
     )
     c.add_argument("--measured", action="append", required=True, metavar="FILE", help="measured-timing CSV (repeatable)")
-    c.add_argument("--arch", required=True, help="arch config name or path to calibrate (e.g. a100)")
-    c.add_argument("--gpu", default=None, help="GPU name of the rows for this arch (default: from the arch name, A100 for a100)")
-    c.add_argument("--fit", default=DEFAULT_FIT, metavar="COL=V[|V],...",
-                   help=f"which of the GPU's rows to fit on (default '{DEFAULT_FIT}'); the rest are held out")
+    c.add_argument("--arch", required=True, help="arch config name or path to calibrate (e.g. a100-pcie)")
+    c.add_argument("--gpu", default=None, help="GPU name of the rows for this arch (default: from the arch name, "
+                   "A100-PCIe-80GB for a100-pcie)")
     c.add_argument("--min-mnk", type=int, default=2**30, help="fit only GEMMs with m*n*k at least this (default 2^30)")
-    c.add_argument("--fit-power", action="store_true",
-                   help="also fit technology.array_energy_factor, the energy table's one power parameter "
-                        "(it sets where the board's power limit lowers the clock)")
-    c.add_argument("--loo", action="store_true", help="also report leave-one-out error over the fit rows (slower)")
-    c.add_argument("--mode", default="statistical", help="engine mode passed to simulate")
+    c.add_argument("--folds", type=int, default=5, help="k of the k-fold cross-validation by layer (default 5)")
+    c.add_argument("--no-power", action="store_true",
+                   help="do not fit technology.array_energy_factor (the clock stays as the config's energy table sets it)")
     c.add_argument("--out", metavar="FILE", default=None,
                    help="override file to write (default ./<arch>-calibrated.toml in the working directory)")
+    c.add_argument("--cv-out", metavar="FILE", default=None,
+                   help="also write the fit and the cross-validated errors as JSON (for `validate --cross-validation`)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     c.set_defaults(func=_calibrate)
 
 
-# ---------------------------------------------------------------- helpers
-def _progress(label, args):
+def _progress(label, args, unit="row"):
     from ..progress import Progress
 
-    return Progress(label, enabled=not args.quiet, unit="row")
-
-
-def _require_engine():
-    from ..errors import InputError
-
-    try:
-        import sparsesim
-
-        sparsesim.simulate  # noqa: B018
-    except (ImportError, AttributeError) as exc:
-        raise InputError(f"the timing engine (sparsesim.simulate) is not available: {exc}") from None
+    return Progress(label, enabled=not args.quiet, unit=unit)
 
 
 def _cmdline():
@@ -78,31 +81,39 @@ def _cmdline():
 def _validate(args) -> int:
     import datetime as dt
 
+    from ..validate import calibrate as cal
     from ..validate.engine import EnginePredictor, parse_arch_map
     from ..validate.measured import read_measured_many
-    from ..validate.metrics import evaluate, summarize
-    from ..validate.report import (ROW_HEADER, SUMMARY_HEADER, format_text_table, row_table, summary_table,
-                                   write_report)
+    from ..validate.metrics import evaluate, noise_floor, summarize
+    from ..validate.report import (ROW_HEADER, format_text_table, row_table, summary_rows, write_report)
 
     rows = read_measured_many(args.measured)
+    skip = [t.lower() for t in args.skip_backend]
+    rows = [r for r in rows if not any(t in r.backend.lower() for t in skip)]
+    if not rows:
+        from ..errors import InputError
+
+        raise InputError("--skip-backend left no rows to validate")
+    reference = read_measured_many(args.noise_reference) if args.noise_reference else []
     arch_map = parse_arch_map(args.arch_map)
-    _require_engine()
-    pred = EnginePredictor(arch_map, mode=args.mode)
+    overrides, fitted = {}, set()
+    if args.calibration:
+        overrides = {"*": cal.fitted_values_of(args.calibration)}
+        fitted = cal.fitted_rows_of(args.calibration)
+    pred = EnginePredictor(arch_map, overrides=overrides, mode=args.mode, warm_l2=not args.cold_l2)
     with _progress("predicting", args) as bar:
         results = evaluate(rows, pred, progress=bar)
-    from ..validate.calibrate import fitted_rows_of
-
-    fitted = set()
-    for g, a in arch_map.items():
-        if isinstance(a, str) and a.endswith(".toml") and any(r.gpu.upper() == g.upper() for r in rows):
-            fitted |= fitted_rows_of(a)
     summary = summarize(results, fitted)
+    noise = noise_floor(rows + reference, pred.board_of)
     if args.json:
-        print(json.dumps({"rows": [r.to_dict() for r in results], "summary": summary}, indent=2, default=str))
+        print(json.dumps({"rows": [r.to_dict() for r in results], "summary": summary, "noise_floor": noise},
+                         indent=2, default=str))
     else:
-        print(format_text_table(ROW_HEADER, row_table(results, fitted)))
-        print()
-        print(format_text_table(SUMMARY_HEADER, summary_table(summary)))
+        if args.rows:
+            print(format_text_table(ROW_HEADER, row_table(results, fitted)))
+            print()
+        header, table = summary_rows(summary, noise, pred.board_of)
+        print(format_text_table(header, table))
     if args.out:
         used = {g: str(a) for g, a in arch_map.items() if any(r.gpu.upper() == g.upper() for r in rows)}
         meta = {
@@ -110,54 +121,23 @@ def _validate(args) -> int:
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "measured": ", ".join(args.measured),
             "arch_map": ", ".join(f"{g}={a}" for g, a in used.items()),
-            "power": "; ".join(_power_line(pred, g) for g in used) or "none",
+            "calibration": (f"{args.calibration}: " + ", ".join(f"{k} = {v:.4g}" for k, v in overrides["*"].items())
+                            + " (fitted on the A100 rows it lists; applied to every GPU)") if overrides
+            else "none (configs as shipped)",
         }
+        if args.noise_reference:
+            meta["noise_reference"] = ", ".join(args.noise_reference)
         if fitted:
-            meta["fitted"] = (f"{len(fitted)} rows were used to fit the calibration (marked * in the table); "
+            meta["fitted"] = (f"{len(fitted)} rows were used to fit the calibration (marked * in errors.csv); "
                               "the held-out groups leave them out")
-        paths = write_report(args.out, results, summary, meta, extra_sections=_explanation_sections(results),
-                             fitted=fitted)
+        cv = None
+        if args.cross_validation:
+            cv = _read_json(args.cross_validation)
+        paths = write_report(args.out, results, summary, meta, noise=noise, board_of=pred.board_of, fitted=fitted,
+                             cross_validation=cv)
         if not args.json:
             print(f"\nwrote {paths['report']} (+ errors.csv, summary.json, 3 plots)")
     return 0
-
-
-def _power_line(pred, gpu):
-    from ..cost import DEFAULT_ARRAY_ENERGY_FACTOR
-
-    arch = pred.arch_for(gpu)
-    board, tech = getattr(arch, "board", None), getattr(arch, "technology", None)
-    if board is None or tech is None:
-        return f"{gpu}: no board power limit (clock as configured)"
-    k = tech.array_energy_factor if tech.array_energy_factor is not None else DEFAULT_ARRAY_ENERGY_FACTOR
-    return (f"{gpu}: limit {board.power_limit_w:g} W, static {tech.static_w:g} W, array energy factor {k:g} "
-            f"(clock from the energy table, sparsesim.cost.power)")
-
-
-def _mhz(v):
-    return "-" if v is None else f"{v:.0f}"
-
-
-def _explanation_sections(results):
-    """Short data-driven notes for the report: achieved throughput and modeled clocks of the large GEMMs."""
-    from ..validate.report import markdown_table
-
-    rows = []
-    for r in results:
-        w = r.row
-        if not w.is_large:
-            continue
-        tf_d = w.flops / (w.dense_us * 1e-6) / 1e12
-        tf_s = w.flops / (w.sparse_us_effective * 1e-6) / 1e12
-        rows.append((w.gpu, w.dtype, f"{w.m}x{w.n}x{w.k}", w.source, w.backend[:10], f"{tf_d:.0f}", f"{tf_s:.0f}",
-                     f"{w.sparse_us_effective / 1e3:.3g}",
-                     _mhz(r.pred.info.get("dense_clock_mhz")), _mhz(r.pred.info.get("sparse_clock_mhz")),
-                     r.pred.dense_bound or "-", r.pred.sparse_bound or "-"))
-    if not rows:
-        return []
-    hdr = ("gpu", "dtype", "shape", "src", "backend", "dense T(FL)OPS", "2:4 T(FL)OPS (dense-equiv.)", "2:4 time (ms)",
-           "model dense MHz", "model 2:4 MHz", "dense bound", "2:4 bound")
-    return [("Achieved throughput of the large GEMMs and the modeled clocks", markdown_table(hdr, rows))]
 
 
 # ---------------------------------------------------------------- calibrate
@@ -165,102 +145,92 @@ def _calibrate(args) -> int:
     from ..arch import load_arch
     from ..errors import InputError
     from ..validate import calibrate as cal
-    from ..validate.engine import DEFAULT_ARCH_MAP, EnginePredictor
     from ..validate.measured import read_measured_many
-    from ..validate.metrics import evaluate, summarize
-    from ..validate.report import SUMMARY_HEADER, format_text_table, summary_table
+    from ..validate.metrics import summarize
+    from ..validate.report import format_text_table, summary_rows
 
     rows = read_measured_many(args.measured)
     arch = load_arch(args.arch)
-    gpu = args.gpu
+    gpu = args.gpu or DEFAULT_CALIBRATION_GPU.get(arch.name)
     if gpu is None:
-        inv = {v: k for k, v in DEFAULT_ARCH_MAP.items()}
-        gpu = inv.get(arch.name)
-        if gpu is None:
-            raise InputError(f"cannot tell which GPU's rows belong to arch {arch.name!r}; give --gpu NAME")
-    fit_filter = cal.parse_filter(args.fit)
-    fit_rows, held_rows = cal.split_rows(rows, gpu, fit_filter, args.min_mnk)
-    _require_engine()
+        raise InputError(f"cannot tell which GPU's rows belong to arch {arch.name!r}; give --gpu NAME")
+    fit_rows, other = cal.split_rows(rows, gpu, args.min_mnk)
+    cal.folds_of(fit_rows, args.folds)  # refuse a bad --folds before the long part
 
-    from ..cost import DEFAULT_ARRAY_ENERGY_FACTOR
+    print(f"simulating {len(fit_rows)} {gpu} rows on a {len(cal.EFF_GRID)} x {len(cal.DRAM_GRID)} efficiency grid "
+          f"(dense and 2:4)...", file=sys.stderr)
+    with _progress("grid", args, unit="point") as bar:
+        sur = cal.Surrogate(fit_rows, arch, power=not args.no_power, progress=bar)
+    params = sur.params
+    x0 = {"efficiency.tensor_dense": arch.efficiency.tensor_dense, "efficiency.tensor_sparse": arch.efficiency.tensor_sparse,
+          "efficiency.dram": arch.efficiency.dram, "launch.overhead_us": arch.launch.overhead_us}
+    if sur.power:
+        from ..cost.energy import array_energy_factor
 
-    params = tuple(cal.DEFAULT_PARAMS) + (tuple(cal.POWER_PARAMS) if args.fit_power else ())
-    x0 = {"efficiency.tensor_dense": arch.efficiency.tensor_dense, "efficiency.tensor_sparse": arch.efficiency.tensor_sparse}
-    if args.fit_power:
-        tech = getattr(arch, "technology", None)
-        k = getattr(tech, "array_energy_factor", None)
-        x0["technology.array_energy_factor"] = DEFAULT_ARRAY_ENERGY_FACTOR if k is None else k
-
-    def factory(values):
-        return EnginePredictor({gpu: arch}, overrides={gpu: dict(values)}, mode=args.mode)
-
-    print(f"fitting {len(params)} parameters on {len(fit_rows)} {gpu} rows ({len(held_rows)} held out)...", file=sys.stderr)
-    from tqdm.auto import tqdm
-
-    with tqdm(desc="fit", unit="evaluation", file=sys.stderr, disable=args.quiet,
-              mininterval=0.1 if sys.stderr.isatty() else 10.0) as bar:
-        def counted(values):  # one predictor per evaluation of the fit's objective
-            bar.update(1)
-            return factory(values)
-
-        result = cal.fit(fit_rows, counted, params, x0)
-    final = factory(result.values)
-    fit_res = evaluate(fit_rows, final)
-    held_res = evaluate(held_rows, final) if held_rows else []
-    loo_res = None
-    if args.loo:
-        with _progress("leave-one-out", args) as bar:
-            loo_res = cal.leave_one_out(fit_rows, factory, params, result.values, progress=bar)
+        x0[cal.POWER_KEY] = array_energy_factor(arch)
+    result = cal.fit(sur, None, params, x0)
+    fit_res = sur.results(result.values)
+    cv_res, per_fold = cal.cross_validate(sur, args.folds, params, result.values)
 
     def brief(res):
-        s = summarize(res)
-        out = {}
-        for key in ("all", next((k for k in s if k.startswith("large")), None)):
-            if key and key in s:
-                g = s[key]
-                out[key] = {m: g[m]["mape"] for m in ("dense", "sparse", "speedup")}
-        return out
+        g = summarize(res)
+        key = next(k for k in g if k.startswith("large"))
+        s = g[key]
+        return (f"dense MAPE {s['dense']['mape']:.1f}%, sparse MAPE {s['sparse']['mape'] or 0:.1f}%, "
+                f"speedup MAPE {s['speedup']['mape']:.1f}%, speedup corr {s['speedup_corr'] or 0:.2f}")
 
-    def fmt(b):
-        return "; ".join(f"{k}: " + ", ".join(f"{m} MAPE {v:.1f}%" for m, v in d.items() if v is not None) for k, d in b.items())
-
-    errors = {"fit-set error": fmt(brief(fit_res))}
-    if held_res:
-        errors["held-out error"] = fmt(brief(held_res))
-    if loo_res:
-        errors["leave-one-out error"] = fmt(brief(loo_res))
-
-    # never onto the project's own files unless asked: the working directory by default
+    errors = {"fit-set error (surrogate)": brief(fit_res),
+              f"{args.folds}-fold cross-validated error (by layer)": brief(cv_res)}
     out = Path(args.out) if args.out else Path(f"{arch.name}-calibrated.toml")
-    arch_vals = dict(result.values)
-    header = cal.provenance_lines(args.measured, fit_rows, held_rows, args.fit, args.min_mnk, errors)
+    header = cal.provenance_lines(args.measured, fit_rows, other, args.min_mnk, errors)
     header += ["", "Fitted parameters (bounds):"]
     for p in params:
-        header.append(f"  {p.key} = {result.values[p.key]:.6g}  [{p.lo:g}, {p.hi:g}]  {p.meaning}")
+        spread = ", ".join(f"{v[p.key]:.4g}" for v in per_fold)
+        header.append(f"  {p.key} = {result.values[p.key]:.6g}  [{p.lo:g}, {p.hi:g}]  {p.meaning}; per fold: {spread}")
     if result.at_bound:
-        header.append(f"  at a bound (not determined by the data): {', '.join(result.at_bound)}")
-    base_ref = args.arch if not str(args.arch).endswith(".toml") else str(Path(args.arch).resolve())
-    text = cal.render_override(base_ref, f"{arch.name}-calibrated", f"{arch.description}, calibrated on measured {gpu} rows",
-                               arch_vals, header)
-    written = [str(out)]
-
-    if args.json:
-        print(json.dumps({
-            "gpu": gpu, "arch": arch.name, "values": result.values, "at_bound": result.at_bound,
-            "fit_rows": len(fit_rows), "held_out_rows": len(held_rows), "nfev": result.nfev,
-            "fit": summarize(fit_res), "held_out": summarize(held_res) if held_res else None,
-            "leave_one_out": summarize(loo_res) if loo_res else None, "written": written,
-        }, indent=2, default=str))
-        cal.write_override(out, text, check=load_arch)
-        return 0
-    print(f"calibrated {arch.name} on {len(fit_rows)} {gpu} rows ({result.nfev} evaluations):")
+        header.append(f"  at a bound of its range: {', '.join(result.at_bound)}")
     for p in params:
-        flag = "  (at bound)" if p.key in result.at_bound else ""
-        print(f"  {p.key:28s} = {result.values[p.key]:10.4g}{flag}   {p.meaning}")
-    for label, res in (("fit rows", fit_res), ("held-out rows", held_res), ("leave-one-out", loo_res)):
-        if res:
+        lo, hi = result.band[p.key]
+        header.append(f"  {p.key}: the objective stays within 1 % of its best for {lo:.4g} .. {hi:.4g}")
+    if result.undetermined:
+        header.append(f"  not determined by the rows (the config value lies in that range and is kept): "
+                      f"{', '.join(result.undetermined)}")
+    base_ref = args.arch if not str(args.arch).endswith(".toml") else str(Path(args.arch).resolve())
+    text = cal.render_override(base_ref, f"{arch.name}-calibrated",
+                               f"{arch.description}, efficiencies fitted on measured {gpu} rows", result.values, header)
+    payload = {
+        "command": _cmdline(), "gpu": gpu, "arch": arch.name, "folds": args.folds, "values": result.values,
+        "at_bound": result.at_bound, "undetermined": result.undetermined, "band": result.band, "per_fold": per_fold, "fit_rows": len(fit_rows), "nfev": result.nfev,
+        "fit": summarize(fit_res), "cross_validated": summarize(cv_res), "written": str(out),
+    }
+    if args.cv_out:
+        from ..io import write_text_atomic
+
+        write_text_atomic(args.cv_out, json.dumps(payload, indent=2, default=str) + "\n")
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print(f"calibrated {arch.name} on {len(fit_rows)} {gpu} rows ({result.nfev} evaluations of the surrogate):")
+        for p in params:
+            flag = "  (at bound)" if p.key in result.at_bound else ""
+            flag += "  (not determined by the rows: config value kept)" if p.key in result.undetermined else ""
+            print(f"  {p.key:28s} = {result.values[p.key]:10.4g}{flag}   {p.meaning}")
+        for label, res in (("fit rows (surrogate)", fit_res), (f"{args.folds}-fold cross-validation", cv_res)):
             print(f"\n{label}:")
-            print(format_text_table(SUMMARY_HEADER, summary_table(summarize(res))))
+            hdr, table = summary_rows(summarize(res), {}, None)
+            print(format_text_table(hdr, table))
     cal.write_override(out, text, check=load_arch)
-    print(f"\nwrote {', '.join(written)}")
+    if not args.json:
+        print(f"\nwrote {out}")
     return 0
+
+
+def _read_json(path):
+    from ..errors import InputError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"cross-validation file {str(path)!r} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a JSON file `calibrate --cv-out` wrote: {exc}") from None

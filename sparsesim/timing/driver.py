@@ -8,13 +8,16 @@ from ..arch import load_arch
 from ..cost import annotate as annotate_cost
 from ..errors import InputError, PatternError
 from ..patterns import parse_pattern
-from .engine import UNITS, estimate_cycles, simulate_wave
+from . import library
+from .engine import UNITS, simulate_wave
+from .library import KernelRun
 from .limits import Limits, check_dims, check_exec, check_full, resolve
 from .result import SimResult
 from .statistical import slowest_tile_factor
-from .workload import TileFitError, build_plan, warp_instructions
+from .workload import build_plan, warp_instructions
 
 MODES = ("statistical", "full", "exec")
+OUT_DTYPES = ("int8", "fp16", "bf16", "fp32", "int32")
 
 # Timing models of other architecture kinds: kind -> callable with simulate's signature.
 # A model registers itself from its own module with ``register_simulator``; the module
@@ -43,8 +46,6 @@ def _simulator_for(kind):
             if kind in _SIMULATORS:
                 break
     return _SIMULATORS.get(kind)
-RANK_SLACK = 0.03
-MAX_SIMULATED_TILES = 3
 UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
 NM_ENCODINGS = ("index", "combinatorial", "bitmask")
 
@@ -68,20 +69,26 @@ def _pick_tiles(arch, tile):
     raise InputError(f"tile must be an index, an (M, N, K) tuple or a tile shape of {arch.name}, got {tile!r}")
 
 
-def _plans_that_fit(arch, tiles, pinned, gemm, passes_override):
-    """Plans of the tile candidates whose shared-memory stages fit an SM for this dtype (a library
-    has no kernel of a tile that does not fit); a pinned tile that does not fit is refused."""
-    plans, refused = [], None
+def _pinned_runs(arch, tile, gemm, passes_override, warm_l2, out_dtype):
+    """Data-parallel runs of a pinned tile: the [tiles] candidate, or else (an (M, N, K) tuple)
+    the library kernels of that tile shape, e.g. the tile another mode's search chose."""
+    try:
+        tiles = _pick_tiles(arch, tile)
+    except InputError:
+        if not (isinstance(tile, (tuple, list)) and len(tile) >= 3):
+            raise
+        runs = [r for r in library.candidates(arch, *gemm, passes_override, decompositions=False,
+                                              warm_l2=warm_l2, out_dtype=out_dtype)
+                if (r.tile.cta_m, r.tile.cta_n, r.tile.cta_k) == tuple(tile[:3])]
+        if not runs:
+            raise InputError(f"tile {tuple(tile)} is neither among {arch.name}'s [tiles] candidates "
+                             f"nor a tile of its library's kernels for this GEMM") from None
+        return runs
+    runs = []
     for t in tiles:
-        try:
-            plans.append(build_plan(arch, *gemm, t, passes_override))
-        except TileFitError as exc:
-            if pinned:
-                raise
-            refused = exc
-    if not plans:
-        raise refused
-    return plans
+        p = build_plan(arch, *gemm, t, passes_override, warm_l2=warm_l2, out_dtype=out_dtype)
+        runs.append(KernelRun("tiles", "pinned", t, p.spec, "data-parallel", p, [p]))
+    return runs
 
 
 def _run_plan(plan, mode, scales_by_wave=None):
@@ -92,7 +99,7 @@ def _run_plan(plan, mode, scales_by_wave=None):
         from .full import simulate_full
 
         cycles, busy, events = simulate_full(plan)
-        return cycles, busy, events, 0, 0
+        return cycles, busy, events, 0, 0, None
     total = 0.0
     busy = {u: 0.0 for u in UNITS}
     events = skipped = simulated = 0
@@ -128,11 +135,13 @@ def _run_plan(plan, mode, scales_by_wave=None):
         total += count * cyc
         for u in UNITS:
             busy[u] += count * b.get(u, 0.0)
-    return total, busy, events, skipped, simulated
+        last = (cyc, b, w.ctas * plan.k_iters)
+    return total, busy, events, skipped, simulated, last
 
 
 def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", format=None,
-             encoding=None, tile=None, a=None, b=None, full_limit=None, limits: Limits | None = None):
+             encoding=None, tile=None, a=None, b=None, full_limit=None, warm_l2=False, out_dtype=None,
+             limits: Limits | None = None):
     """Simulate C[m x n] = A[m x k] . B[k x n] with A sparse along k.
 
     ``arch``: config name, path or loaded arch.  ``dtype``: one the arch's tensor cores take
@@ -144,10 +153,15 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     and CTA on its own, CTAs dispatched as SMs free up, every event) or "exec"
     (``a`` and ``b`` given: the functional kernel computes C bit-exactly and each
     tile's time follows its real non-zeros; ``m, n, k`` must match the arrays).
-    ``tile``: pin a tile shape (index into the arch's candidates or (M, N, K));
-    by default the candidates ranked best by an analytical estimate (the two best, and
-    a third within 3% of the best) are simulated and the fastest is kept, as a library's
-    autotuner would.
+    ``tile``: pin a tile shape of the [tiles] table (index into its candidates or (M, N, K);
+    an (M, N, K) of none of them pins the library kernels of that tile), run data-parallel; by default the GEMM library's kernels (the arch's [library] table:
+    families x tiles x data-parallel / split-K / stream-K, :mod:`sparsesim.timing.library`) are
+    ranked by an analytical estimate, the best few simulated and the fastest kept, as the
+    libraries' algorithm search does; ``result.kernel`` names it and says why it won.
+    ``warm_l2``: time one call of a loop that repeats the same GEMM (as benchmarks do): operands
+    that fit in the usable L2 together are read from L2, not DRAM.
+    ``out_dtype``: the type C is written in (default: int32 for int8, the operand type's own
+    16-bit float otherwise; libraries differ, e.g. cuSPARSELt int8 may write bf16).
     ``limits``: a :class:`~sparsesim.timing.limits.Limits` (docs/limits.md): largest
     dimension and operand, CTA-iterations of mode "full" (its cost grows with the GEMM),
     memory and multiply-adds of mode "exec"; ``full_limit`` overrides
@@ -211,35 +225,79 @@ def simulate(arch, m, n, k, dtype, pattern, density=None, mode="statistical", fo
     elif a is not None or b is not None:
         raise InputError("operand arrays a= and b= are used only with mode='exec'")
 
-    tiles = _pick_tiles(arch, tile)
     passes_override = exec_data.mean_passes if exec_data is not None else None
-    plans = _plans_that_fit(arch, tiles, tile is not None, (m, n, k, dtype, pat, fmt), passes_override)
-    if len(plans) > 2:
-        # rank by the analytical estimate; simulate the two best and every candidate
-        # within RANK_SLACK of the best (the estimate ignores latency and queueing)
-        est = sorted(((estimate_cycles(p), i, p) for i, p in enumerate(plans)), key=lambda t: t[:2])
-        plans = [p for j, (e, _, p) in enumerate(est)
-                 if j < 2 or (j < MAX_SIMULATED_TILES and e <= est[0][0] * (1.0 + RANK_SLACK))]
+    if out_dtype is not None and out_dtype not in OUT_DTYPES:
+        raise InputError(f"out_dtype must be one of {', '.join(OUT_DTYPES)}, got {out_dtype!r}")
+    if tile is not None:
+        runs = _pinned_runs(arch, tile, (m, n, k, dtype, pat, fmt), passes_override, warm_l2, out_dtype)
+    else:
+        # the library's algorithm search: split-K and stream-K only in the statistical mode
+        runs = library.candidates(arch, m, n, k, dtype, pat, fmt, passes_override,
+                                  decompositions=mode == "statistical", warm_l2=warm_l2, out_dtype=out_dtype)
+    n_candidates = len(runs)
+    ranked = library.shortlist(runs) if len(runs) > 1 else runs
 
-    need_bytes = plans[0].compulsory["total"]
+    need_bytes = ranked[0].base.compulsory["total"]
     if need_bytes > arch.dram.size_gib * 2**30:
         raise InputError(f"the GEMM's operands ({need_bytes / 2**30:.1f} GiB) do not fit the "
                          f"{arch.dram.size_gib:g} GiB of DRAM of {arch.name}")
     if mode == "full":
-        check_full(max(p.ctas * p.k_iters for p in plans), limits)
+        check_full(max(r.base.ctas * r.base.k_iters for r in ranked), limits)
     if exec_data is not None:
-        plan, cycles, busy, events = exec_data.run(plans)
-        return _result(arch, plan, mode, cycles, busy, events, 0, 0, exec_data)
+        # the real operand's tiles time the (data-parallel) candidates; the fastest runs
+        plan, cycles, busy, events = exec_data.run([r.base for r in ranked])
+        run = next(r for r in ranked if r.base is plan)
+        res = _result(arch, plan, mode, cycles, busy, events, 0, 0, exec_data, run.spec.stages)
+        return _describe(res, run, ranked, n_candidates, arch)
     best = None
-    for plan in plans:
-        run = _run_plan(plan, mode)
-        if best is None or run[0] < best[1][0]:
-            best = (plan, run)
-    plan, (cycles, busy, events, skipped, simulated) = best
-    return _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_data)
+    done: dict = {}
+    for run in ranked:
+        if id(run) not in done:
+            done[id(run)] = _run_kernel(run, mode, done)
+        totals = done[id(run)][:5]
+        run.cycles = totals[0]
+        if best is None or totals[0] < best[1][0]:
+            best = (run, totals)
+    run, (cycles, busy, events, skipped, simulated) = best
+    res = _result(arch, run.base, mode, cycles, busy, events, skipped, simulated, exec_data, run.spec.stages)
+    return _describe(res, run, ranked, n_candidates, arch)
 
 
-def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_data):
+def _describe(res, run, ranked, n_candidates, arch):
+    """``res.kernel``: the kernel that won and why."""
+    res.kernel = {**run.describe(), "waves": res.waves, "bound": res.bound, "candidates": n_candidates,
+                  "simulated": len(ranked), "why": library.why(run, ranked, arch, res.utilization, res.bound)}
+    return res
+
+
+def _run_kernel(run, mode, done):
+    """Cycles, busy cycles per unit, events, skipped iterations, simulated waves and the last
+    wave (cycles, busy, iterations) of one candidate kernel: its plans one after the other,
+    then the split-K reduction.  A stream-K kernel is its data-parallel parent (``done``: the
+    kernels simulated already, by id) with the parent's last, partial wave replaced by the
+    stream-K wave."""
+    cycles, busy = run.reduction_cycles, {u: 0.0 for u in UNITS}
+    busy["l2"] = run.reduction_cycles
+    events = skipped = simulated = 0
+    last = None
+    if run.parent is not None:
+        if id(run.parent) not in done:
+            done[id(run.parent)] = _run_kernel(run.parent, mode, done)
+        p_cycles, p_busy, _, p_skipped, _, (l_cyc, l_busy, l_iters) = done[id(run.parent)]
+        cycles += p_cycles - l_cyc
+        skipped += p_skipped - l_iters
+        for u in UNITS:
+            busy[u] += p_busy[u] - l_busy.get(u, 0.0)
+    for plan in run.phases:
+        c, b, e, s, w, last = _run_plan(plan, mode)
+        cycles += c
+        events, skipped, simulated = events + e, skipped + s, simulated + w
+        for u in UNITS:
+            busy[u] += b.get(u, 0.0)
+    return cycles, busy, events, skipped, simulated, last
+
+
+def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_data, stages=None):
     clock_hz = arch.clock.sustained_mhz * 1e6
     launch_s = arch.launch.overhead_us * 1e-6
     kernel_s = cycles / clock_hz
@@ -276,7 +334,7 @@ def _result(arch, plan, mode, cycles, busy, events, skipped, simulated, exec_dat
         utilization=util, dram_bytes=dict(plan.dram), compulsory_bytes=dict(plan.compulsory),
         tops=ops / seconds / 1e12, ops=ops,
         tile={"cta_m": t.cta_m, "cta_n": t.cta_n, "cta_k": t.cta_k, "warp_m": t.warp_m,
-              "warp_n": t.warp_n, "stages": arch.tiles.stages},
+              "warp_n": t.warp_n, "stages": stages or arch.tiles.stages},
         waves=len(plan.waves), ctas=plan.ctas, ctas_per_sm=plan.ctas_per_sm, datapath=plan.datapath,
         format=plan.fmt, launch_seconds=launch_s, kernel_cycles=cycles, actions=actions,
         passes_per_slice=plan.passes, simulated_waves=simulated, events=events,

@@ -93,7 +93,7 @@ class SmGroup:
         self.mem, self.smem = mem, smem
         self.sms, self.ctas = sms, ctas
         self.total = plan.k_iters * ctas
-        self.slots = plan.arch.tiles.stages * ctas
+        self.slots = plan.stages * ctas
         self.issued = 0
         self.stats = stats if stats is not None else defaultdict(float)
         d, lat = plan.demand, plan.latency
@@ -108,7 +108,7 @@ class SmGroup:
         mac_c, dec_c, mux_c = cycles
         dec_port, mux_port, mac_port = ports or (None, None, None)
         # the arriving stage is written into shared memory (fill), then the warps read it
-        units = [Unit("smem", smem.cycles_for(d.smem_read_bytes), smem.latency, st, "smem", port=smem,
+        units = [Unit("smem", smem.cycles_for(d.smem_port_bytes), smem.latency, st, "smem", port=smem,
                       setup=smem.cycles_for(d.smem_fill_bytes))]
         if d.decode_cycles or d.reencode_cycles:
             units.append(MetadataDecoder(dec_c, lat["decode"], st, dec_port))
@@ -350,7 +350,7 @@ def simulate_wave(plan, wave, fast_forward=True, scales=None, memory_system=Memo
     events processed and iterations skipped."""
     env = simpy.Environment()
     mem = memory_system(env, plan.arch)
-    ff = FastForward(env, enabled=fast_forward, margin=plan.arch.tiles.stages + 2)
+    ff = FastForward(env, enabled=fast_forward, margin=plan.stages + 2)
     # the previous wave's C goes out through L2 and DRAM while this wave runs
     carried = wave.carried_write_bytes / (wave.ctas * plan.k_iters)
     dram_per = wave.dram_read_bytes / (wave.ctas * plan.k_iters) + carried
@@ -394,7 +394,7 @@ def estimate_cycles(plan) -> float:
     for w, count in plan.waves.summary():
         per_sm = max(c for _, c in w.groups)
         it = max(*sm_unit_cycles(plan, per_sm),
-                 per_sm * (d.smem_fill_bytes + d.smem_read_bytes) / arch.sm.shared_memory_bytes_per_cycle,
+                 per_sm * (d.smem_fill_bytes + d.smem_port_bytes) / arch.sm.shared_memory_bytes_per_cycle,
                  w.ctas * d.l2_bytes / arch.l2.bytes_per_cycle,
                  w.dram_read_bytes / plan.k_iters / dram_bpc)
         lat = plan.latency

@@ -101,7 +101,7 @@ class ExecCta:
         extra = carried / len(rw.iters)  # the previous CTA's C, written back during this one
         loads = list(zip((a + b) * dram_factor + extra, a + b + extra))
         fill = a + b
-        reads = np.where(rw.compute, plan.demand.smem_read_bytes, 0.0)
+        reads = np.where(rw.compute, plan.demand.smem_port_bytes, 0.0)  # through the LSU port
         smem = sm.smem
         self.fetch = ItemFetch(mem, loads, stats)
         units = [ItemUnit("smem", lambda i: (smem.cycles_for(reads[i]), smem.cycles_for(fill[i])),
@@ -153,7 +153,7 @@ class ExecCta:
     def _run(self, start_delay):
         env, units = self.env, self.units
         q = [store(env) for _ in range(len(units) + 2)]
-        slots = simpy.Container(env, capacity=self.plan.arch.tiles.stages, init=self.plan.arch.tiles.stages)
+        slots = simpy.Container(env, capacity=self.plan.stages, init=self.plan.stages)
         env.process(self.fetch.run(env, q[0], q[1]))
         procs = [env.process(u.run(env, q[i + 1], q[i + 2] if i + 1 < len(units) else None,
                                    on_item=(lambda _u: slots.put(1)) if i + 1 == len(units) else None))

@@ -68,6 +68,7 @@ class SimResult:
     energy_breakdown_j: dict | None = None
     avg_power_w: float | None = None
     area: dict | None = None
+    kernel: dict | None = None  # the library kernel that won (sparsesim.timing.library) and why
     clock_mhz: float | None = None
     vdd_v: float | None = None
     power_w: float | None = None

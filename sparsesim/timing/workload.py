@@ -64,6 +64,13 @@ class IterDemand:
     selects: float  # one per multiply
     lane_selects: float  # routed multiplexer lanes (mux_operand_bits wide)
     reencoded: float
+    # operand bytes read through the SM's load/store shared-memory port (ldmatrix); wgmma and
+    # tcgen05 read their operands through the tensor core's own shared-memory path instead
+    smem_port_read_bytes: float | None = None
+
+    @property
+    def smem_port_bytes(self) -> float:
+        return self.smem_read_bytes if self.smem_port_read_bytes is None else self.smem_port_read_bytes
 
 
 @dataclass
@@ -97,6 +104,42 @@ class WaveSpec:
                 round(self.carried_write_bytes, 3), self.last)
 
 
+@dataclass(frozen=True)
+class KernelSpec:
+    """How a library kernel runs a tile shape: pipeline stages, warps per warp tile (1 for
+    mma.sync, 4 for a wgmma warpgroup or a tcgen05 CTA), split-K slices, the thread-block
+    cluster whose CTAs share tiles through TMA multicast, the launch raster and the main
+    loop (``multistage``, ``wgmma``, ``tcgen05``)."""
+
+    stages: int
+    warp_tile_warps: int
+    raster_group_rows: int
+    split_k: int = 1
+    cluster_m: int = 1
+    cluster_n: int = 1
+    mainloop: str = "multistage"
+
+    @classmethod
+    def from_tiles(cls, arch, tile=None):
+        """The [tiles] table's data-parallel kernel (a tile's own ``stages`` first)."""
+        t = arch.tiles
+        stages = getattr(tile, "stages", None) or t.stages
+        return cls(stages, t.warp_tile_warps, t.raster_group_rows)
+
+
+# Main loops whose MMAs read A and B from shared memory through the tensor core's own path
+# (wgmma / tcgen05 shared-memory descriptors), not through the load/store unit's 128 B/clk
+# port that ldmatrix uses: the datasheet sparse peaks need it.  An H100 2:4 wgmma.sp
+# m64n256k32 consumes 16 KB of B per 128 tensor-core cycles of one SM (128 B/clk, plus A
+# and the TMA fills of the next stages); through the one 128 B/clk port the 1979-TFLOPS
+# sparse peak could not be reached by any tile shape.
+TENSOR_CORE_OPERAND_PATH = ("wgmma", "tcgen05")
+
+# Tensor memory of an sm100 SM holds the tcgen05 accumulators: 128 lanes x 512 columns of 32 bits
+# (PTX ISA 8.7, "Tensor Memory"), so they do not take registers.
+TMEM_BYTES = 128 * 512 * 4
+
+
 @dataclass
 class GemmPlan:
     arch: object
@@ -120,10 +163,21 @@ class GemmPlan:
     latency: dict = field(default_factory=dict)
     tile_cv: float = 0.0  # coefficient of variation of a CTA's sparse-MMA work (statistical)
     mma: MmaIssue | None = None
+    spec: KernelSpec | None = None
+    reduction_bytes: float = 0.0  # split-K: partial sums read back and the C tile written
+    warm_l2: bool = False  # the operands may still be in L2 from the previous call of the same GEMM
+
+    @property
+    def splits(self) -> int:
+        return self.spec.split_k if self.spec is not None else 1
+
+    @property
+    def stages(self) -> int:
+        return self.spec.stages if self.spec is not None else self.arch.tiles.stages
 
     @property
     def ctas(self) -> int:
-        return self.tiles_m * self.tiles_n
+        return self.tiles_m * self.tiles_n * self.splits
 
 
 def out_bytes(dtype: str) -> int:
@@ -184,47 +238,74 @@ def choose_datapath(arch, dtype, pattern, tile, passes_override=None):
     return "sparse-passes", p
 
 
-def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -> GemmPlan:
+def stage_bytes(arch, dtype, pattern, tile) -> tuple:
+    """Shared-memory bytes of one pipeline stage of A and of B."""
+    elt = DTYPE_BYTES[dtype]
+    if pattern.is_nm:
+        a_stage = (tile.cta_m * tile.cta_k * pattern.density * elt
+                   + tile.cta_m * tile.cta_k * pattern.density * metadata_bits_per_value(arch, dtype) / 8)
+    else:  # dense, or re-encoded on chip into hardware N:M passes: budget a dense-size stage
+        a_stage = tile.cta_m * tile.cta_k * elt
+    return a_stage, tile.cta_k * tile.cta_n * elt
+
+
+def max_stages(arch, dtype, pattern, tile) -> int:
+    """Stages of ``tile`` that fit one SM's shared memory (CUTLASS's StageCountAutoCarveout
+    leaves room for the epilogue: one C tile in the output type)."""
+    a_stage, b_stage = stage_bytes(arch, dtype, pattern, tile)
+    carveout = tile.cta_m * tile.cta_n * out_bytes(dtype)
+    return int((arch.sm.shared_memory_kib * 1024 - carveout) // (a_stage + b_stage))
+
+
+def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None, spec=None,
+               warm_l2=False, out_dtype=None) -> GemmPlan:
+    """The demands and the wave schedule of one GEMM run by one kernel (``spec``: the tile's
+    pipeline, split-K, cluster and raster; default the [tiles] table's data-parallel kernel).
+    ``warm_l2``: the same GEMM ran just before (a benchmark's timed loop), so operands that
+    fit in the usable L2 together are read from L2, not DRAM.  ``out_dtype``: the type C is
+    written in (default :data:`OUT_DTYPE` of the operand type)."""
     sm = arch.sm
+    spec = spec or KernelSpec.from_tiles(arch, tile)
     elt = DTYPE_BYTES[dtype]
     a = operand_a_traffic(m, k, dtype, pattern, fmt, arch)
     b_bytes = ceil(k * n * elt)
-    c_bytes = m * n * out_bytes(dtype)
+    c_bytes = m * n * DTYPE_BYTES[out_dtype or OUT_DTYPE[dtype]]
     compulsory = {"a_values": a["values"], "a_metadata": a["metadata"], "b": b_bytes, "c": c_bytes}
     compulsory["total"] = sum(compulsory.values())
 
     datapath, passes = choose_datapath(arch, dtype, pattern, tile, passes_override)
     tiles_m, tiles_n = ceil(m / tile.cta_m), ceil(n / tile.cta_n)
-    k_iters = ceil(k / tile.cta_k)
+    splits = spec.split_k
+    k_iters = ceil(ceil(k / splits) / tile.cta_k)
 
     # --- shared-memory footprint per CTA and occupancy ---
-    if pattern.is_dense:
-        a_stage = tile.cta_m * tile.cta_k * elt
-    elif pattern.is_nm:
-        a_stage = (tile.cta_m * tile.cta_k * pattern.density * elt
-                   + tile.cta_m * tile.cta_k * pattern.density * metadata_bits_per_value(arch, dtype) / 8)
-    else:  # re-encoded on chip into hardware N:M passes; budget a dense-size stage
-        a_stage = tile.cta_m * tile.cta_k * elt
-    b_stage = tile.cta_k * tile.cta_n * elt
-    smem_per_cta = arch.tiles.stages * (a_stage + b_stage)
+    a_stage, b_stage = stage_bytes(arch, dtype, pattern, tile)
+    smem_per_cta = spec.stages * (a_stage + b_stage)
     accum_bytes = tile.cta_m * tile.cta_n * 4
     by_smem = int(sm.shared_memory_kib * 1024 // smem_per_cta)
-    # assumption: accumulators may use at most half the register file (operands, addresses)
-    by_regs = int(sm.register_file_kib * 1024 // (2 * accum_bytes))
+    if spec.mainloop == "tcgen05":  # accumulators in tensor memory
+        by_regs = TMEM_BYTES // accum_bytes
+    else:  # assumption: accumulators may use at most half the register file (operands, addresses)
+        by_regs = int(sm.register_file_kib * 1024 // (2 * accum_bytes))
     ctas_per_sm = min(sm.max_ctas_per_sm, by_smem, by_regs)
     if ctas_per_sm < 1:
-        raise TileFitError(f"tile {tile.cta_m}x{tile.cta_n}x{tile.cta_k} does not fit one SM of {arch.name} "
-                           f"with {dtype} operands")
+        raise TileFitError(f"tile {tile.cta_m}x{tile.cta_n}x{tile.cta_k} with {spec.stages} stages does not fit "
+                           f"one SM of {arch.name} with {dtype} operands")
 
     # --- per CTA per iteration ---
     a_total = a["total"]
-    l2_a = a_total / (tiles_m * k_iters)  # every CTA of a tile row reads its A panel
-    l2_b = b_bytes / (tiles_n * k_iters)
-    l2_bytes = l2_a + l2_b
+    # every CTA of a tile row reads its A panel (its split-K slice of it); a cluster's CTAs
+    # along N share each A tile and those along M each B tile (TMA multicast: one L2 read)
+    fill_a = a_total / (tiles_m * splits * k_iters)
+    fill_b = b_bytes / (tiles_n * splits * k_iters)
     smem_read = (tile.cta_n // tile.warp_n) * a_stage + (tile.cta_m // tile.warp_m) * b_stage
-    demand, mma, select_latency = iteration_demand(arch, dtype, pattern, tile, datapath, passes)
-    demand.l2_bytes = demand.smem_fill_bytes = l2_bytes
+    demand, mma, select_latency = iteration_demand(arch, dtype, pattern, tile, datapath, passes,
+                                                   spec.warp_tile_warps)
+    demand.l2_bytes = fill_a / spec.cluster_n + fill_b / spec.cluster_m
+    demand.smem_fill_bytes = fill_a + fill_b
     demand.smem_read_bytes = smem_read
+    if spec.mainloop in TENSOR_CORE_OPERAND_PATH:
+        demand.smem_port_read_bytes = 0.0
 
     clk_ghz = arch.clock.sustained_mhz / 1e3
     latency = {
@@ -236,8 +317,16 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
         "mma": mma.latency,
     }
     plan = GemmPlan(arch, m, n, k, dtype, pattern, fmt, tile, datapath, passes, ctas_per_sm,
-                    tiles_m, tiles_n, k_iters, demand, compulsory, {}, latency=latency, mma=mma)
-    plan.waves, plan.dram = schedule_waves(plan, a_total, b_bytes, c_bytes, a)
+                    tiles_m, tiles_n, k_iters, demand, compulsory, {}, latency=latency, mma=mma, spec=spec,
+                    warm_l2=warm_l2)
+    kernel_c = c_bytes
+    if splits > 1:  # each slice writes fp32 partial sums; a reduction reads them and writes C
+        kernel_c = splits * m * n * 4
+        plan.reduction_bytes = kernel_c + c_bytes
+    plan.waves, plan.dram = schedule_waves(plan, a_total, b_bytes, kernel_c, a)
+    if splits > 1:  # the reduction writes the C tile
+        plan.dram["c"] += int(c_bytes)
+        plan.dram["total"] += int(c_bytes)
     if datapath == "sparse-passes" and passes_override is None and passes > 0:
         k_slice = elements_in(MMA_K_BYTES, dtype)
         mean, var = slice_passes_moments(pattern, *arch.sparse_pattern(dtype), MMA_ROWS, k_slice)
@@ -246,7 +335,7 @@ def build_plan(arch, m, n, k, dtype, pattern, fmt, tile, passes_override=None) -
     return plan
 
 
-def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
+def iteration_demand(arch, dtype, pattern, tile, datapath, passes, warp_tile_warps=None):
     """MAC, decode and mux work of one main-loop iteration of one CTA (bytes are set by the
     caller), the MMA issue limits and the (decode, mux) latencies of the datapath."""
     tc, sm, eff = arch.tensor_core, arch.sm, arch.efficiency
@@ -288,7 +377,8 @@ def iteration_demand(arch, dtype, pattern, tile, datapath, passes):
     demand = IterDemand(0.0, 0.0, 0.0, mac_c, decode_c, mux_c, reencode_c, macs, multiplies,
                         decodes, selects, lane_selects, reencoded)
     mma = MmaIssue(issue, latency, float(sm.shared_memory_latency_cycles),
-                   (tile.cta_m * tile.cta_n) // (MMA_ROWS * MMA_N), tile.warps * arch.tiles.warp_tile_warps)
+                   (tile.cta_m * tile.cta_n) // (MMA_ROWS * MMA_N),
+                   tile.warps * (warp_tile_warps or arch.tiles.warp_tile_warps))
     return demand, mma, sel_lat
 
 
@@ -303,7 +393,8 @@ def warp_instructions(plan) -> float:
     each, and wgmma reads its operands from shared memory itself)."""
     d, tile, arch = plan.demand, plan.tile, plan.arch
     k_elems = elements_in(32, plan.dtype)
-    if arch.tiles.warp_tile_warps >= 4:
+    warps = plan.spec.warp_tile_warps if plan.spec is not None else arch.tiles.warp_tile_warps
+    if warps >= 4:  # wgmma from a warpgroup, or tcgen05 for the whole CTA tile
         mmas = d.multiplies / (64 * tile.warp_n * k_elems)
         return mmas + 2.0
     mmas = d.multiplies / (MMA_ROWS * MMA_N * k_elems)
@@ -387,15 +478,19 @@ def schedule_waves(plan, a_total, b_bytes, c_bytes, a_parts):
     """
     arch = plan.arch
     per_wave = arch.sm.count * plan.ctas_per_sm
-    T, Tm, Tn = plan.ctas, plan.tiles_m, plan.tiles_n
-    S = min(arch.tiles.raster_group_rows, Tm)
+    # split-K slices are further rows of tiles (each reads its own slice of the A row panel)
+    T, Tm, Tn = plan.ctas, plan.tiles_m * plan.splits, plan.tiles_n
+    S = min(plan.spec.raster_group_rows if plan.spec else arch.tiles.raster_group_rows, Tm)
     l2_eff = arch.l2.size_mib * 2**20 * arch.l2.usable_fraction
+    # a repeated call whose operands and C all fit in L2 finds them still resident: no DRAM reads
+    warm = bool(plan.warm_l2 and a_total + b_bytes + c_bytes <= l2_eff)
     sched = WaveSchedule(per_wave, T, Tm, Tn, S, a_total, b_bytes, l2_eff, c_bytes / T,
-                         arch.sm.count, plan.ctas_per_sm)
+                         arch.sm.count, plan.ctas_per_sm, warm=warm)
     a_reads, b_reads = sched.total_reads()
-    a_read_total = max(a_reads, float(a_total))
+    floor = 0.0 if warm else 1.0
+    a_read_total = max(a_reads, floor * float(a_total))
     a_factor = a_read_total / a_total if a_total else 0.0
-    b_total_read = max(b_reads, float(b_bytes))
+    b_total_read = max(b_reads, floor * float(b_bytes))
     dram = {
         "a_values": int(round(a_parts["values"] * a_factor)),
         "a_metadata": int(round(a_parts["metadata"] * a_factor)),
@@ -424,8 +519,9 @@ class WaveSchedule:
     CHUNK = 1 << 16
     MAX_EVALUATED = 1 << 21
 
-    def __init__(self, per_wave, T, Tm, Tn, S, a_total, b_bytes, l2_eff, c_per_tile, sms, per_sm):
+    def __init__(self, per_wave, T, Tm, Tn, S, a_total, b_bytes, l2_eff, c_per_tile, sms, per_sm, warm=False):
         self.per_wave, self.T, self.Tm, self.Tn, self.S = per_wave, T, Tm, Tn, S
+        self.warm = warm  # operands still in L2 from the previous call: no wave reads DRAM
         self.a_panel, self.b_panel = a_total / Tm, b_bytes / Tn
         self.l2_eff, self.c_per_tile = l2_eff, c_per_tile
         self.sms, self.per_sm = sms, per_sm
@@ -562,7 +658,11 @@ class WaveSchedule:
 
     def total_reads(self):
         """DRAM bytes of A and of B read by all waves."""
-        return self._totals
+        return (0.0, 0.0) if self.warm else self._totals
+
+    def c_bytes(self, i):
+        """Bytes of C written by wave i."""
+        return float(self._wave(i)[1])
 
     def _wave(self, i):
         """(DRAM read bytes, C bytes) of wave i."""
@@ -582,6 +682,7 @@ class WaveSchedule:
         start = i * self.per_wave
         ctas = int(min(start + self.per_wave, self.T) - start)
         reads, c = self._wave(i)
+        reads = 0.0 if self.warm else reads
         # the C of the previous wave's CTAs that this wave's CTAs follow on their SM slots
         # (the others stay in L2 past the kernel's end); every wave but the last is full
         carried = float(self._wave(i - 1)[1]) * min(1.0, ctas / self.per_wave) if i > 0 else 0.0

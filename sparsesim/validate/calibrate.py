@@ -1,33 +1,41 @@
-"""Fit a few physically meaningful efficiency parameters on measured rows, honestly.
+"""Fit the few efficiency-type parameters on one GPU's measured rows, with k-fold cross-validation.
 
-What is fitted (each one a quantity a datasheet or microbenchmark could measure):
+What is fitted, and why none of it can be derived from a datasheet:
 
-* ``efficiency.tensor_dense`` / ``efficiency.tensor_sparse``: the fraction of the
-  dense / 2:4 tensor-core peak the GEMM library's main loop reaches at a fixed clock.
-* optionally (:data:`POWER_PARAMS`) ``technology.array_energy_factor``: the energy of a
-  tensor-core lane per multiply over its bare multiply-add, the one power parameter of
-  the energy table (:mod:`sparsesim.cost`) without a published value; it sets how much
-  power a kernel draws and so where the board's power limit lowers the clock.
+* ``efficiency.tensor_dense``: the fraction of the dense tensor-core peak the dense library's
+  main loop sustains once running (issue slots lost to address arithmetic, operand loads,
+  barriers, the epilogue); it belongs to the library's kernels, not to the chip.
+* ``efficiency.tensor_sparse``: the same for the 2:4 library's kernels (metadata loads and the
+  sparse MMA's extra registers change it).
+* ``efficiency.dram``: the fraction of the DRAM peak a GEMM's tile streams reach (refresh,
+  bank and row conflicts, the read/write mix); microbenchmarks measure copies, not these
+  streams.
+* ``launch.overhead_us``: what one call costs beyond its kernel (host launch, the library's
+  per-call work), measured only as part of a call.
+* ``technology.array_energy_factor`` (where the GPU has a board power limit): the energy of a
+  tensor-core lane per multiply over its bare multiply-add, the energy table's one entry without
+  a published value (:mod:`sparsesim.cost`); it sets the power a kernel draws and so where the
+  board's limit lowers the clock.
 
-Everything else (peaks, bandwidths, the board power limit, the static power, the rest of
-the energy table) stays at its cited or assumed config value.
+Every other number (peaks, bandwidths, latencies, tiles, the power model's table) keeps its
+cited or assumed config value.  Only rows of the GPU being calibrated are used; the fitted
+values are written as a config override whose header records the measured file and its hash,
+the rows used, the date, the fit and the cross-validated errors.
 
-How honesty is kept:
+Protocol:
 
-* The rows are split: a *fit* set (by default the GPU's fp16 rows of one benchmark,
-  GEMMs of at least 1024^3) and a *held-out* set (everything else for that GPU:
-  other dtypes, other shapes, other harnesses).  Errors are reported on both, and
-  optionally by leave-one-out over the fit set (each fit row predicted by a fit that
-  did not see it).
-* Only rows measured on the GPU being calibrated are used: another GPU's rows can
-  never move this GPU's parameters.
-* The result is written as a config override (``base = "<arch>"`` plus the fitted
-  keys) whose header records the measured file, the rows used, the date and the
-  held-out error.
-
-The fitting objective is least squares on log ratios: ``log(pred/meas)`` of each
-distinct dense time and of each speedup, so that a 10 % miss on a 20 us GEMM
-weighs as much as one on a 2 s GEMM.
+1. **Surrogate.**  Each row's dense kernel is simulated at every point of a grid of
+   (``tensor_dense``, ``dram``) and its 2:4 kernel on a grid of (``tensor_sparse``,
+   ``dram``), at the clock ceiling; each result is re-clocked to the board's power limit at
+   every point of a grid of the power parameter.  Between grid points the kernel time is
+   interpolated linearly in the reciprocals of the efficiencies (exact where one unit binds)
+   and in the power parameter, and the launch overhead adds.  The fit, the cross-validation
+   folds and the final fit all reuse these simulations.
+2. **Objective.**  Least squares on ``log(pred / meas)`` of each distinct dense time and of
+   each speedup, over the GEMMs of at least ``min_mnk`` (default 1024^3).
+3. **k-fold cross-validation.**  Rows are grouped by layer (shape family x layer, every token
+   count and dtype of one weight shape together; each square size a group) and the groups
+   dealt into ``k`` folds; each fold is predicted by a fit on the others.
 """
 
 from __future__ import annotations
@@ -39,9 +47,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from .measured import LARGE_GEMM_MNK, MeasuredRow
-from .metrics import evaluate, summarize
+from .metrics import Prediction, RowResult
 
 
 @dataclass(frozen=True)
@@ -52,64 +62,158 @@ class FitParam:
     meaning: str
 
 
-DEFAULT_PARAMS = (
-    FitParam("efficiency.tensor_dense", 0.3, 1.0, "achievable fraction of the dense tensor-core peak"),
-    FitParam("efficiency.tensor_sparse", 0.3, 1.0, "achievable fraction of the 2:4 tensor-core peak"),
+PARAMS = (
+    FitParam("efficiency.tensor_dense", 0.4, 1.0, "achievable fraction of the dense tensor-core peak"),
+    FitParam("efficiency.tensor_sparse", 0.4, 1.0, "achievable fraction of the 2:4 tensor-core peak"),
+    FitParam("efficiency.dram", 0.55, 1.0, "achievable fraction of the DRAM peak"),
+    FitParam("launch.overhead_us", 1.0, 12.0, "per-call cost beyond the kernel (us)"),
 )
-# The power parameter (calibrate --fit-power): only the A100 PCIe calibration set may set it; every
-# other GPU keeps the cited default (sparsesim.cost.DEFAULT_ARRAY_ENERGY_FACTOR).
-POWER_PARAMS = (
-    FitParam("technology.array_energy_factor", 1.0, 20.0,
-             "tensor-core lane energy per multiply over the bare multiply-add (sets the power a kernel draws)"),
-)
+POWER_KEY = "technology.array_energy_factor"
+POWER_PARAM = FitParam(POWER_KEY, 1.0, 16.0, "tensor-core lane energy per multiply over the bare multiply-add "
+                       "(the power a kernel draws, so where the board limit lowers the clock)")
+EFF_GRID = (0.4, 0.55, 0.7, 0.85, 1.0)
+DRAM_GRID = (0.55, 0.7, 0.85, 1.0)
+POWER_GRID = (1.0, 2.5, 4.0, 6.0, 9.0, 12.0, 16.0)
+DEFAULT_FOLDS = 5
+FLAT_COST = 0.01  # a parameter whose whole range moves the objective by less than 1 % is not determined
 
 
 # ---------------------------------------------------------------- row selection
-def parse_filter(text: str | None) -> dict:
-    """``"dtype=fp16|bf16,source=S1"`` -> ``{"dtype": {"fp16", "bf16"}, "source": {"S1"}}``."""
-    out: dict = {}
-    if not text:
-        return out
-    allowed = ("gpu", "dtype", "source", "backend", "m", "n", "k")
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise InputError(f"filter entry {part!r}: expected COLUMN=VALUE[|VALUE...]")
-        col, vals = (s.strip() for s in part.split("=", 1))
-        if col not in allowed:
-            raise InputError(f"filter entry {part!r}: column must be one of {', '.join(allowed)}")
-        out.setdefault(col, set()).update(v.strip().lower() for v in vals.split("|") if v.strip())
-    return out
-
-
-def matches(row: MeasuredRow, flt: dict) -> bool:
-    for col, vals in flt.items():
-        v = str(getattr(row, col)).lower()
-        if col == "backend":
-            if not any(x in v for x in vals):
-                return False
-        elif v not in vals:
-            return False
-    return True
-
-
-def split_rows(rows, gpu: str, fit_filter: dict, min_mnk: int = LARGE_GEMM_MNK):
-    """(fit, held_out) rows of ``gpu``; rows of other GPUs are in neither."""
+def split_rows(rows, gpu: str, min_mnk: int = LARGE_GEMM_MNK):
+    """(fit, other) rows of ``gpu``: fit rows have m*n*k >= ``min_mnk``; rows of other GPUs
+    are in neither."""
     mine = [r for r in rows if r.gpu.upper() == gpu.upper()]
     if not mine:
         have = ", ".join(sorted({r.gpu for r in rows})) or "none"
         raise InputError(
             f"no measured rows for GPU {gpu!r} (rows are for: {have}); a GPU is only calibrated on its own measurements"
         )
-    fit = [r for r in mine if matches(r, fit_filter) and r.mnk >= min_mnk]
-    held = [r for r in mine if r not in fit]
+    fit = [r for r in mine if r.mnk >= min_mnk]
     if len(fit) < 2:
-        raise InputError(
-            f"only {len(fit)} fit row(s) for GPU {gpu!r} with the filter and m*n*k >= {min_mnk}; need at least 2"
-        )
-    return fit, held
+        raise InputError(f"only {len(fit)} row(s) of GPU {gpu!r} with m*n*k >= {min_mnk}; need at least 2")
+    return fit, [r for r in mine if r.mnk < min_mnk]
+
+
+def layer_of(row: MeasuredRow) -> str:
+    """The cross-validation group: shape family and layer (each square size alone)."""
+    if row.family == "square":
+        return f"square {row.m}"
+    layer = ""
+    for part in row.notes.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.strip() == "layer":
+            layer = value.strip()
+    return f"{row.family} {layer or (row.m, row.k)}"
+
+
+def folds_of(rows, k: int) -> list:
+    """Fold index of each row: layers sorted by name, dealt round-robin into ``k`` folds."""
+    layers = sorted({layer_of(r) for r in rows})
+    if k < 2 or k > len(layers):
+        raise InputError(f"--folds {k}: expected 2 .. {len(layers)} (the rows hold {len(layers)} layers)")
+    index = {name: i % k for i, name in enumerate(layers)}
+    return [index[layer_of(r)] for r in rows]
+
+
+# ---------------------------------------------------------------- surrogate
+def _no_board(arch):
+    """``arch`` without its board power limit: kernels run at the clock ceiling."""
+    from ..arch import build_arch
+    from ..arch.load import arch_to_dict
+
+    doc = arch_to_dict(arch)
+    doc.pop("board", None)
+    doc.pop("source", None)
+    return build_arch(doc, f"{arch.name} without its board limit")
+
+
+class Surrogate:
+    """Kernel times of every row on the parameter grids, interpolated: ``times(values)``.
+
+    Axes: the tensor efficiency (dense or 2:4) and the DRAM efficiency (each grid point one
+    simulation), and, where the arch has a board power limit and an energy table, the power
+    parameter ``technology.array_energy_factor``: each simulation at the clock ceiling is
+    re-clocked to the limit at every point of :data:`POWER_GRID`
+    (:func:`sparsesim.cost.power.operating_point`: a clock change does not re-run the engine).
+    """
+
+    def __init__(self, rows, arch, simulate=None, power=None, progress=None):
+        from ..arch import derive, load_arch
+        from .engine import EnginePredictor, out_dtypes
+
+        self.rows = list(rows)
+        arch = load_arch(arch)
+        has_power = getattr(arch, "board", None) is not None and getattr(arch, "technology", None) is not None
+        self.power = has_power and simulate is None if power is None else (power and has_power)
+        if simulate is None:
+            from ..timing import simulate as real
+
+            def simulate(a, row, pattern, out):
+                return real(a, row.m, row.n, row.k, row.dtype, pattern, warm_l2=True, out_dtype=out)
+        else:
+            inject = simulate
+
+            def simulate(a, row, pattern, out):
+                return inject(a, row.m, row.n, row.k, row.dtype, pattern)
+        self.axes = [np.array(sorted(1.0 / e for e in EFF_GRID)), np.array(sorted(1.0 / e for e in DRAM_GRID))]
+        if self.power:
+            self.axes.append(np.array(POWER_GRID, dtype=float))
+        shape = (len(self.rows), *(len(a) for a in self.axes))
+        self.dense, self.sparse = np.zeros(shape), np.zeros(shape)
+        base = _no_board(arch) if self.power else arch
+        f_grid = POWER_GRID if self.power else (None,)
+        total, done = len(EFF_GRID) * len(DRAM_GRID), 0
+        for i, xe in enumerate(self.axes[0]):
+            for j, xd in enumerate(self.axes[1]):
+                for tag, key, table in (("dense", "efficiency.tensor_dense", self.dense),
+                                        ("sparse", "efficiency.tensor_sparse", self.sparse)):
+                    ov = {key: 1.0 / xe, "efficiency.dram": 1.0 / xd}
+                    sim_arch = derive(base, ov)
+                    capped = [derive(arch, {**ov, POWER_KEY: f}) for f in f_grid] if self.power else []
+                    for r, row in enumerate(self.rows):
+                        pat = "dense" if tag == "dense" else EnginePredictor.sparse_pattern(sim_arch, row.dtype)
+                        res = simulate(sim_arch, row, pat, out_dtypes(row.notes)[0 if tag == "dense" else 1])
+                        if self.power:
+                            from ..cost.power import operating_point
+
+                            for q, a in enumerate(capped):
+                                table[r, i, j, q] = operating_point(a, res).kernel_seconds * 1e6
+                        else:
+                            d = res.to_dict() if hasattr(res, "to_dict") else res
+                            table[r, i, j] = (d["seconds"] - d.get("launch_seconds", 0.0)) * 1e6
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+
+    @property
+    def params(self) -> tuple:
+        return PARAMS + ((POWER_PARAM,) if self.power else ())
+
+    def _interp(self, table, coords):
+        """Multilinear interpolation of ``table`` (rows x axes) at ``coords`` (one per axis)."""
+        corners = [(table, 1.0)]
+        for ax, (grid, x) in enumerate(zip(self.axes, coords)):
+            x = float(np.clip(x, grid[0], grid[-1]))
+            i = int(np.clip(np.searchsorted(grid, x) - 1, 0, len(grid) - 2))
+            u = (x - grid[i]) / (grid[i + 1] - grid[i])
+            corners = [(t.take(i + b, axis=1), w * (u if b else 1.0 - u)) for t, w in corners for b in (0, 1)]
+        return sum(t * w for t, w in corners)
+
+    def times(self, values: dict, idx=None):
+        """(dense_us, sparse_us) arrays at the parameter ``values`` (rows ``idx``, default all)."""
+        launch = values["launch.overhead_us"]
+        extra = [values[POWER_KEY]] if self.power else []
+        x_dram = 1.0 / values["efficiency.dram"]
+        d = self._interp(self.dense, [1.0 / values["efficiency.tensor_dense"], x_dram, *extra]) + launch
+        s = self._interp(self.sparse, [1.0 / values["efficiency.tensor_sparse"], x_dram, *extra]) + launch
+        if idx is not None:
+            d, s = d[idx], s[idx]
+        return d, s
+
+    def results(self, values: dict, idx=None) -> list:
+        idx = list(range(len(self.rows))) if idx is None else list(idx)
+        d, s = self.times(values, idx)
+        return [RowResult(self.rows[i], Prediction(float(a), float(b))) for i, a, b in zip(idx, d, s)]
 
 
 # ---------------------------------------------------------------- fitting
@@ -117,68 +221,98 @@ def split_rows(rows, gpu: str, fit_filter: dict, min_mnk: int = LARGE_GEMM_MNK):
 class FitResult:
     values: dict
     params: tuple
-    fit_rows: list
     cost: float
     nfev: int
     at_bound: list = field(default_factory=list)
+    undetermined: list = field(default_factory=list)  # the config value fits as well: kept
+    band: dict = field(default_factory=dict)  # key -> (lo, hi) where the objective is within FLAT_COST of its best
 
 
-def residuals(results) -> list:
-    out = []
-    seen = set()
-    for r in results:
-        key = r.row.shape_key()
+def _residual_index(rows, idx):
+    """Row indices whose dense time counts (first of each distinct dense measurement)."""
+    seen, first = set(), []
+    for i in idx:
+        key = rows[i].shape_key()
         if key not in seen:
             seen.add(key)
-            out.append(math.log(r.pred.dense_us / r.row.dense_us))
-        out.append(math.log(r.pred.speedup / r.row.speedup))
-    return out
+            first.append(i)
+    return first
 
 
-def fit(rows, factory, params=DEFAULT_PARAMS, x0: dict | None = None) -> FitResult:
-    """Least-squares fit of ``params`` so that ``factory(values)`` predicts ``rows``.
-
-    ``factory(values: dict) -> predictor`` builds a predictor from parameter values
-    keyed by :attr:`FitParam.key`.  The search runs in a unit box (each parameter
-    scaled to its bounds) from ``x0`` (default: the middle of each range).
-    """
+def fit(surrogate: Surrogate, idx=None, params=None, x0: dict | None = None) -> FitResult:
+    """Least-squares fit of ``params`` (default the surrogate's) on its rows ``idx`` (default all)."""
     from scipy.optimize import least_squares
 
-    rows = list(rows)
-    params = tuple(params)
-    if not rows:
-        raise InputError("no rows to fit")
-    if not params:
-        raise InputError("no parameters to fit")
+    params = surrogate.params if params is None else params
+    rows = surrogate.rows
+    idx = np.arange(len(rows)) if idx is None else np.asarray(list(idx))
+    if len(idx) < 2:
+        raise InputError("need at least 2 rows to fit")
+    dense_idx = np.asarray(_residual_index(rows, idx))
+    meas_d = np.array([rows[i].dense_us for i in range(len(rows))])
+    meas_sp = np.array([rows[i].speedup for i in range(len(rows))])
 
     def to_values(u):
         return {p.key: p.lo + (p.hi - p.lo) * float(min(max(x, 0.0), 1.0)) for p, x in zip(params, u)}
 
-    u0 = []
-    for p in params:
-        v = (x0 or {}).get(p.key, 0.5 * (p.lo + p.hi))
-        u0.append(min(max((v - p.lo) / (p.hi - p.lo), 0.0), 1.0))
-
     def fun(u):
-        return residuals(evaluate(rows, factory(to_values(u))))
+        d, s = surrogate.times(to_values(u))
+        return np.concatenate([np.log(d[dense_idx] / meas_d[dense_idx]),
+                               np.log((d[idx] / s[idx]) / meas_sp[idx])])
 
-    sol = least_squares(fun, u0, bounds=(0.0, 1.0), x_scale=1.0, diff_step=1e-2, max_nfev=200)
-    values = to_values(sol.x)
-    at_bound = [p.key for p, x in zip(params, sol.x) if x <= 1e-3 or x >= 1 - 1e-3]
-    return FitResult(values, params, rows, float(sol.cost), int(sol.nfev), at_bound)
+    def unit(values):
+        return [min(max((values.get(p.key, 0.5 * (p.lo + p.hi)) - p.lo) / (p.hi - p.lo), 0.0), 1.0) for p in params]
+
+    # several starts: the power parameter leaves the objective flat until the board limit binds
+    starts = [unit(x0 or {})]
+    for eff in (0.6, 0.8):
+        for power in ((3.0, 7.0, 11.0, 15.0) if any(p.key == POWER_KEY for p in params) else (None,)):
+            v = {"efficiency.tensor_dense": eff + 0.1, "efficiency.tensor_sparse": eff}
+            if power is not None:
+                v[POWER_KEY] = power
+            starts.append(unit({**(x0 or {}), **v}))
+    best, nfev = None, 0
+    for u0 in starts:
+        sol = least_squares(fun, u0, bounds=(0.0, 1.0), x_scale=1.0, diff_step=1e-3, max_nfev=400)
+        nfev += int(sol.nfev)
+        if best is None or sol.cost < best.cost:
+            best = sol
+    values = to_values(best.x)
+    at_bound = [p.key for p, x in zip(params, best.x) if x <= 1e-3 or x >= 1 - 1e-3]
+    # how well the rows determine each parameter: the range over which the objective stays within
+    # FLAT_COST of its best (the others at their best); a config value inside it fits as well and
+    # is kept (the power parameter where the board limit barely binds)
+    band, kept = {}, []
+    for i, p in enumerate(params):
+        inside = []
+        for x in np.linspace(0.0, 1.0, 41):
+            u = list(best.x)
+            u[i] = x
+            if 0.5 * float(np.sum(fun(u) ** 2)) <= best.cost * (1 + FLAT_COST) + 1e-12:
+                inside.append(p.lo + (p.hi - p.lo) * x)
+        lo, hi = (min(inside), max(inside)) if inside else (values[p.key], values[p.key])
+        band[p.key] = (float(lo), float(hi))
+        start = (x0 or {}).get(p.key)
+        if start is not None and lo <= start <= hi and hi - lo > 0.25 * (p.hi - p.lo):
+            values[p.key] = start
+            kept.append(p.key)
+    at_bound = [k for k in at_bound if k not in kept]
+    return FitResult(values, tuple(params), float(best.cost), nfev, at_bound, kept, band)
 
 
-def leave_one_out(rows, factory, params=DEFAULT_PARAMS, x0=None, progress=None):
-    """Predict each row with a fit on all the others; returns the list of RowResults."""
-    rows = list(rows)
-    out = []
-    for i, row in enumerate(rows):
-        rest = rows[:i] + rows[i + 1 :]
-        f = fit(rest, factory, params, x0)
-        out.extend(evaluate([row], factory(f.values)))
-        if progress is not None:
-            progress(i + 1, len(rows))
-    return out
+def cross_validate(surrogate: Surrogate, k: int = DEFAULT_FOLDS, params=None, x0=None):
+    """k-fold cross-validation by layer: (RowResults of every row predicted by the fit that
+    did not see its fold, the values fitted per fold)."""
+    fold = folds_of(surrogate.rows, k)
+    out, per_fold = [None] * len(surrogate.rows), []
+    for f in range(k):
+        test = [i for i, x in enumerate(fold) if x == f]
+        train = [i for i, x in enumerate(fold) if x != f]
+        res = fit(surrogate, train, params, x0)
+        per_fold.append(res.values)
+        for i, rr in zip(test, surrogate.results(res.values, test)):
+            out[i] = rr
+    return out, per_fold
 
 
 # ---------------------------------------------------------------- override file
@@ -210,7 +344,7 @@ def render_override(base: str, name: str, description: str, values: dict, header
     return "\n".join(lines) + "\n"
 
 
-def provenance_lines(measured_files, fit_rows, held_rows, filter_text, min_mnk, errors: dict | None = None) -> list:
+def provenance_lines(measured_files, fit_rows, other_rows, min_mnk, errors: dict | None = None) -> list:
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = [f"Calibrated by `sparsesim calibrate` on {now}."]
     for f in measured_files:
@@ -219,10 +353,10 @@ def provenance_lines(measured_files, fit_rows, held_rows, filter_text, min_mnk, 
         except OSError:
             digest = "?"
         lines.append(f"measured file: {f} (sha256 {digest}...)")
-    lines.append(f"fit rows ({len(fit_rows)}; filter '{filter_text}', m*n*k >= {min_mnk}):")
+    lines.append(f"fit rows ({len(fit_rows)}; m*n*k >= {min_mnk}):")
     for r in fit_rows:
-        lines.append(f"  {r.file}:{r.line} {r.gpu} {r.dtype} {r.m}x{r.n}x{r.k} {r.backend} [{r.source}]")
-    lines.append(f"held-out rows: {len(held_rows)} (never seen by the fit)")
+        lines.append(f"  {Path(r.file).name}:{r.line} {r.gpu} {r.dtype} {r.m}x{r.n}x{r.k} [{layer_of(r)}]")
+    lines.append(f"rows not fitted: {len(other_rows)} (smaller GEMMs)")
     for label, text in (errors or {}).items():
         lines.append(f"{label}: {text}")
     return lines
@@ -254,6 +388,28 @@ def fitted_rows_of(path) -> set:
     return out
 
 
+def fitted_values_of(path) -> dict:
+    """The fitted parameter values an override holds (dotted keys of :data:`PARAMS` and the power one)."""
+    from .._toml import tomllib
+    from ..errors import ConfigError
+
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"calibration file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    out = {}
+    for p in PARAMS + (POWER_PARAM,):
+        sect, leaf = p.key.split(".")
+        if leaf in doc.get(sect, {}):
+            out[p.key] = float(doc[sect][leaf])
+    if not out:
+        raise ConfigError(f"{path}: no fitted parameter ({', '.join(p.key for p in PARAMS + (POWER_PARAM,))})")
+    return out
+
+
 def write_override(path, text: str, check=None) -> None:
     """Write ``text`` to ``path`` atomically; ``check(tmp_path)`` (e.g. ``load_arch``) runs first.
 
@@ -267,7 +423,6 @@ def write_override(path, text: str, check=None) -> None:
             check(tmp)
 
 
-def summarize_errors(results) -> dict:
-    """Compact MAPE summary used in provenance headers and reports."""
-    s = summarize(results)
-    return s
+def mape(values) -> float | None:
+    v = [abs(x) for x in values if x is not None and math.isfinite(x)]
+    return sum(v) / len(v) if v else None

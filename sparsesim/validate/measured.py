@@ -87,6 +87,21 @@ class MeasuredRow:
         return self.sparse_us if self.sparse_us is not None else self.dense_us / self.speedup
 
     @property
+    def family(self) -> str:
+        """Shape family: the ``family=`` entry of ``notes`` (a model's layers, ``square``), else
+        ``square`` for m = n = k and ``other``."""
+        for part in self.notes.split(";"):
+            key, _, value = part.strip().partition("=")
+            if key.strip() == "family" and value.strip():
+                return value.strip()
+        return "square" if self.m == self.n == self.k else "other"
+
+    @property
+    def flagged(self) -> bool:
+        """The source flags the row as a library outlier (``SUSPICIOUS`` in ``notes``)."""
+        return "SUSPICIOUS" in self.notes
+
+    @property
     def where(self) -> str:
         return f"{self.file}:{self.line}" if self.file else f"line {self.line}"
 

@@ -125,8 +125,23 @@ def error_stats(errors) -> dict:
     return {"n": len(a), "mape": sum(a) / len(a), "mdape": statistics.median(a), "max_ape": max(a)}
 
 
+def correlation(xs, ys) -> float | None:
+    """Pearson correlation of two sequences (None below 3 points or without spread)."""
+    xs, ys = list(xs), list(ys)
+    if len(xs) < 3:
+        return None
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx <= 0 or syy <= 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
 def group_stats(results) -> dict:
-    """Error statistics of dense time, sparse time and speedup over ``results``."""
+    """Error statistics of dense time, sparse time and speedup over ``results``, and the
+    correlation of predicted with measured speedup."""
     seen = {}
     for r in results:
         seen.setdefault(r.row.shape_key(), r)
@@ -135,16 +150,52 @@ def group_stats(results) -> dict:
         "dense": error_stats(r.err_dense_pct for r in seen.values()),
         "sparse": error_stats(r.err_sparse_pct for r in results),
         "speedup": error_stats(r.err_speedup_pct for r in results),
+        "speedup_corr": correlation([r.row.speedup for r in results], [r.pred.speedup for r in results]),
     }
 
 
-def summarize(results, fitted=None) -> dict:
-    """Grouped error statistics: overall, GEMMs with m*n*k >= 2^30, and per GPU/dtype and backend.
+def noise_floor(rows, arch_of=None) -> dict:
+    """The benchmark's own repeatability: shapes measured more than once (in one file or across
+    files) on the same GPU and dtype.  ``arch_of(gpu)`` names the board a GPU name stands for
+    (two names of one board pool their rows; default the name itself).  Per board: the number
+    of shapes, and the mean and largest relative difference between two measurements of one
+    shape, ``|a - b| / mean(a, b)``, of the speedup and of the dense time (percent)."""
+    arch_of = arch_of or (lambda g: g)
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((arch_of(r.gpu), r.dtype, r.m, r.n, r.k), []).append(r)
+    out: dict = {}
+    for (board, *_), rs in groups.items():
+        if len(rs) < 2:
+            continue
+        d = out.setdefault(board, {"shapes": 0, "speedup": [], "dense": [], "large_speedup": []})
+        d["shapes"] += 1
+        for i in range(len(rs)):
+            for j in range(i + 1, len(rs)):
+                a, b = rs[i], rs[j]
+                sp = 100.0 * abs(a.speedup - b.speedup) / (0.5 * (a.speedup + b.speedup))
+                d["speedup"].append(sp)
+                d["dense"].append(100.0 * abs(a.dense_us - b.dense_us) / (0.5 * (a.dense_us + b.dense_us)))
+                if a.is_large:
+                    d["large_speedup"].append(sp)
+    for board, d in out.items():
+        for key in ("speedup", "dense", "large_speedup"):
+            v = d.pop(key)
+            d[f"{key}_pct"] = statistics.fmean(v) if v else None
+            d[f"{key}_max_pct"] = max(v) if v else None
+    return out
 
-    Keys are group labels (``all``, ``large``, ``A100/fp16``, ``A100/fp16 large``,
-    ``backend=CUTLASS`` ...), values are :func:`group_stats` dicts.  Groups with no rows
-    are left out.  ``fitted`` (a set of ``(file name, line)``) marks rows a calibration
-    was fitted on; the ``held-out`` groups leave them out.
+
+def summarize(results, fitted=None) -> dict:
+    """Grouped error statistics: overall, GEMMs with m*n*k >= 2^30, per GPU, GPU/dtype and
+    GPU/dtype/shape family (large GEMMs), rows the source flags as library outliers left out,
+    and per backend.
+
+    Keys are group labels (``all``, ``large``, ``A100 large``, ``A100/fp16 large``,
+    ``A100/fp16/square large``, ``A100 large unflagged``, ``backend=CUTLASS large`` ...),
+    values are :func:`group_stats` dicts.  Groups with no rows are left out.  ``fitted``
+    (a set of ``(file name, line)``) marks rows a calibration was fitted on; the
+    ``held-out`` groups leave them out.
     """
     results = list(results)
     groups = {"all": results, f"large (m*n*k >= 2^{int(math.log2(LARGE_GEMM_MNK))})": [r for r in results if r.row.is_large]}
@@ -158,11 +209,18 @@ def summarize(results, fitted=None) -> dict:
             r for r in groups["held-out large fp16/bf16"] if _backend_family(r.row.backend) == "cuSPARSELt"
         ]
         groups["fitted"] = [r for r in results if is_fitted(r.row, fitted)]
+    large = [r for r in results if r.row.is_large]
+    for gpu in sorted({r.row.gpu for r in results}):
+        mine = [r for r in large if r.row.gpu == gpu]
+        groups[f"{gpu} large"] = mine
+        groups[f"{gpu} large unflagged"] = [r for r in mine if not r.row.flagged]
     keys = sorted({(r.row.gpu, r.row.dtype) for r in results})
     for gpu, dt in keys:
         sel = [r for r in results if (r.row.gpu, r.row.dtype) == (gpu, dt)]
         groups[f"{gpu}/{dt}"] = sel
         groups[f"{gpu}/{dt} large"] = [r for r in sel if r.row.is_large]
+        for fam in sorted({r.row.family for r in sel}):
+            groups[f"{gpu}/{dt}/{fam} large"] = [r for r in sel if r.row.is_large and r.row.family == fam]
     backends = sorted({_backend_family(r.row.backend) for r in results})
     if len(backends) > 1:
         for b in backends:

@@ -82,25 +82,31 @@ def format_text_table(header, rows) -> str:
     return "\n".join(lines)
 
 
-SUMMARY_HEADER = ("group", "rows", "dense MAPE", "dense MdAPE", "sparse MAPE", "sparse MdAPE", "speedup MAPE", "speedup MdAPE")
+SUMMARY_HEADER = ("group", "rows", "speedup MAPE", "speedup MdAPE", "speedup corr", "dense MAPE", "sparse MAPE",
+                  "noise floor")
+
+
+def summary_rows(summary: dict, noise: dict, board_of=None, groups=None):
+    """(header, rows) of the summary table; ``noise`` (from :func:`noise_floor`) fills the
+    noise-floor column of the groups of a GPU whose board has repeated shapes."""
+    out = []
+    for name, g in summary.items():
+        if groups is not None and name not in groups:
+            continue
+        floor = "-"
+        gpu = name.split("/")[0].split(" ")[0]
+        if board_of is not None and noise:
+            nf = noise.get(board_of(gpu))
+            if nf and nf.get("speedup_pct") is not None:
+                floor = f"{nf['speedup_pct']:.1f}"
+        corr = g.get("speedup_corr")
+        out.append((name, g["rows"], _f(g["speedup"]["mape"]), _f(g["speedup"]["mdape"]),
+                    "-" if corr is None else f"{corr:.2f}", _f(g["dense"]["mape"]), _f(g["sparse"]["mape"]), floor))
+    return SUMMARY_HEADER, out
 
 
 def summary_table(summary: dict) -> list[tuple]:
-    out = []
-    for name, g in summary.items():
-        out.append(
-            (
-                name,
-                g["rows"],
-                _f(g["dense"]["mape"]),
-                _f(g["dense"]["mdape"]),
-                _f(g["sparse"]["mape"]),
-                _f(g["sparse"]["mdape"]),
-                _f(g["speedup"]["mape"]),
-                _f(g["speedup"]["mdape"]),
-            )
-        )
-    return out
+    return summary_rows(summary, {}, None)[1]
 
 
 def markdown_table(header, rows) -> str:
@@ -129,7 +135,7 @@ def errors_csv(results, fitted=None) -> str:
 
 # ---------------------------------------------------------------- plots
 def _label(r):
-    return f"{r.row.gpu} {r.row.dtype} {r.row.source} {_short_backend(r.row.backend)}"
+    return f"{r.row.gpu} {r.row.dtype}"
 
 
 def _save(fig, path):
@@ -213,37 +219,95 @@ def plot_error_vs_size(results, path, title="Prediction error vs GEMM size"):
     plt.close(fig)
 
 
-def plot_speedup_vs_size(results, path, title="2:4 speedup: measured vs predicted"):
+def plot_speedup_vs_size(results, path, title="2:4 speedup, GEMMs >= 1024³: predicted vs measured"):
+    """One panel per GPU: predicted against measured speedup (the correlation the tables give)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    groups = sorted({_label(r) for r in results})
-    for gi, g in enumerate(groups):
-        sel = sorted((r for r in results if _label(r) == g), key=lambda r: r.row.mnk)
-        color = f"C{gi % 10}"
-        ax.plot([r.row.mnk for r in sel], [r.row.speedup for r in sel], "o", color=color, label=f"{g} measured")
-        square = all(r.row.m == r.row.n == r.row.k for r in sel)  # join only a size sweep with a line
-        ax.plot([r.row.mnk for r in sel], [r.pred.speedup for r in sel], "x--" if square else "x", color=color, lw=0.8,
-                label=f"{g} predicted")
-    ax.axhline(1.0, color="k", lw=0.8)
-    ax.axhline(2.0, color="grey", ls=":", lw=0.8)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("m·n·k")
-    ax.set_ylabel("dense time / 2:4 time")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
+    large = [r for r in results if r.row.is_large]
+    gpus = sorted({r.row.gpu for r in large}) or ["-"]
+    cols = min(3, len(gpus))
+    rows_n = -(-len(gpus) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 4.2 * rows_n), squeeze=False)
+    for ax, gpu in zip(axes.flat, gpus):
+        sel = [r for r in large if r.row.gpu == gpu]
+        for di, dt in enumerate(sorted({r.row.dtype for r in sel})):
+            pts = [r for r in sel if r.row.dtype == dt]
+            ax.scatter([r.row.speedup for r in pts], [r.pred.speedup for r in pts], s=10, color=f"C{di}",
+                       label=dt, alpha=0.7)
+        ax.plot([0.3, 3.0], [0.3, 3.0], "k-", lw=0.8)
+        ax.plot([0.3, 3.0], [0.33, 3.3], "k:", lw=0.8)
+        ax.plot([0.3, 3.0], [0.27, 2.7], "k:", lw=0.8)
+        ax.set_xlim(0.3, 3.0)
+        ax.set_ylim(0.3, 3.0)
+        ax.set_xlabel("measured speedup")
+        ax.set_ylabel("predicted speedup")
+        ax.set_title(gpu, fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(gpus):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
 
 
 # ---------------------------------------------------------------- the page
-def write_report(out_dir, results, summary, meta: dict, extra_sections=(), fitted=None) -> dict:
+def _goal_groups(summary):
+    """The headline groups: each GPU's GEMMs >= 1024^3, then by dtype, then by family."""
+    per_gpu = [k for k in summary if k.endswith(" large") and "/" not in k and not k.startswith(("large", "held-out"))
+               and not k.startswith("backend")]
+    unflagged = [k for k in summary if k.endswith(" large unflagged")]
+    per_dtype = [k for k in summary if k.count("/") == 1 and k.endswith(" large") and not k.startswith("held-out")]
+    per_family = [k for k in summary if k.count("/") == 2 and k.endswith(" large")]
+    return per_gpu + unflagged, per_dtype, per_family
+
+
+def kernel_table(results, limit_per_gpu=4):
+    """Which library kernel won, for a few GEMMs of each GPU (the largest square, the largest
+    and the smallest token count of one layer)."""
+    rows = []
+    by_gpu: dict = {}
+    for r in results:
+        if r.row.is_large and r.pred.info.get("dense_kernel"):
+            by_gpu.setdefault(r.row.gpu, []).append(r)
+    for gpu, rs in sorted(by_gpu.items()):
+        rs = sorted(rs, key=lambda r: r.row.mnk)
+        pick = []
+        for r in (rs[0], rs[len(rs) // 2], rs[-1], min(rs, key=lambda r: r.row.n)):
+            if r not in pick:
+                pick.append(r)
+        for r in pick[:limit_per_gpu]:
+            w = r.row
+            rows.append((gpu, w.dtype, f"{w.m}x{w.n}x{w.k}", r.pred.info.get("dense_kernel", "-"), r.pred.dense_bound,
+                         r.pred.info.get("sparse_kernel", "-"), r.pred.sparse_bound,
+                         f"{w.speedup:.2f}", f"{r.pred.speedup:.2f}"))
+    return ("gpu", "dtype", "m x n x k", "dense kernel (cuBLASLt)", "bound", "2:4 kernel (cuSPARSELt)", "bound",
+            "speedup meas", "pred"), rows
+
+
+def schedule_counts(results):
+    """How often each work decomposition won, per GPU and library (GEMMs >= 1024^3)."""
+    counts: dict = {}
+    for r in results:
+        if not r.row.is_large:
+            continue
+        for tag in ("dense", "sparse"):
+            name = r.pred.info.get(f"{tag}_kernel", "")
+            sched = "split-K" if "split-K" in name else "stream-K" if "stream-K" in name else "data-parallel"
+            c = counts.setdefault((r.row.gpu, tag), {})
+            c[sched] = c.get(sched, 0) + 1
+    rows = [(g, t, *(c.get(s, 0) for s in ("data-parallel", "split-K", "stream-K"))) for (g, t), c in sorted(counts.items())]
+    return ("gpu", "library", "data-parallel", "split-K", "stream-K"), rows
+
+
+def write_report(out_dir, results, summary, meta: dict, noise=None, board_of=None, fitted=None,
+                 cross_validation=None) -> dict:
     """Write report.md, errors.csv, summary.json and the plots into ``out_dir``; returns the paths."""
+    noise = noise or {}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -255,53 +319,59 @@ def write_report(out_dir, results, summary, meta: dict, extra_sections=(), fitte
         "speedup_vs_size": out / "speedup_vs_size.png",
     }
     write_text_atomic(paths["errors"], errors_csv(results, fitted))
-    write_text_atomic(paths["summary"], json.dumps({"meta": meta, "summary": summary}, indent=2, default=str) + "\n")
+    write_text_atomic(paths["summary"], json.dumps({"meta": meta, "summary": summary, "noise_floor": noise},
+                                                   indent=2, default=str) + "\n")
     plot_scatter(results, paths["scatter"])
     plot_error_vs_size(results, paths["error_vs_size"])
     plot_speedup_vs_size(results, paths["speedup_vs_size"])
 
-    md = ["# Validation against measured GPU timings", ""]
-    md.append("Generated by:")
-    md.append("")
-    md.append("```")
-    md.append(meta.get("command", "sparsesim validate ..."))
-    md.append("```")
-    md.append("")
-    for k in ("date", "measured", "arch_map", "power", "fitted"):
+    md = ["# Validation against measured GPU timings", "", "Generated by:", "", "```",
+          meta.get("command", "sparsesim validate ..."), "```", ""]
+    for k in ("date", "measured", "arch_map", "calibration", "noise_reference", "fitted"):
         if k in meta:
             md.append(f"- **{k}**: {meta[k]}")
-    md.append("")
-    md.append(
-        "Errors are `(predicted - measured) / measured` in percent; MAPE = mean absolute percentage "
-        "error, MdAPE = median.  Dense statistics count each distinct dense measurement once.  "
-        f"'large' means m·n·k >= 2^{int(math.log2(LARGE_GEMM_MNK))} (1024³)."
-    )
-    md.append("")
-    md.append(
-        "Why the model and the measurements disagree where they do (power limit, library and tile "
-        "effects, what is not explained) is discussed in `docs/validation.md`."
-    )
-    md.append("")
-    md.append("## Summary")
-    md.append("")
-    md.append(markdown_table(SUMMARY_HEADER, summary_table(summary)))
-    md.append("")
-    md.append("## Plots")
-    md.append("")
-    md.append("![predicted vs measured](pred_vs_measured.png)")
-    md.append("")
-    md.append("![error vs size](error_vs_size.png)")
-    md.append("")
-    md.append("![speedup vs size](speedup_vs_size.png)")
-    md.append("")
-    for title, body in extra_sections:
-        md.append(f"## {title}")
-        md.append("")
-        md.append(body)
-        md.append("")
-    md.append("## Per-row results (times in µs)")
-    md.append("")
-    md.append(markdown_table(ROW_HEADER, row_table(results, fitted)))
-    md.append("")
+    md += ["", "Errors are `(predicted - measured) / measured` in percent; MAPE = mean absolute percentage "
+           "error, MdAPE = median; corr = Pearson correlation of predicted and measured 2:4 speedup.  Dense "
+           "statistics count each distinct dense measurement once.  'large' means m·n·k >= "
+           f"2^{int(math.log2(LARGE_GEMM_MNK))} (1024³); 'unflagged' leaves out the rows the source flags as "
+           "library outliers (`SUSPICIOUS` in notes).  The noise floor is the benchmark's own repeatability: "
+           "the mean relative difference of the speedups of shapes it measured twice.  Why the model and the "
+           "measurements disagree where they do is discussed in `docs/validation.md`.", ""]
+    per_gpu, per_dtype, per_family = _goal_groups(summary)
+    for title, groups in (("Per GPU (GEMMs >= 1024³)", per_gpu), ("Per GPU and dtype", per_dtype),
+                          ("Per GPU, dtype and shape family", per_family)):
+        header, table = summary_rows(summary, noise, board_of, set(groups))
+        if table:
+            md += [f"## {title}", "", markdown_table(header, table), ""]
+    if cross_validation:
+        cv = cross_validation
+        _, fit_groups, _ = _goal_groups(cv["cross_validated"])
+        groups = [k for k in cv["cross_validated"] if k.endswith(" large") and "/" not in k] + fit_groups
+        header, table = summary_rows(cv["cross_validated"], noise, board_of, set(groups + [
+            k for k in cv["cross_validated"] if k.count("/") == 2 and k.endswith(" large")]))
+        values = ", ".join(f"{k} = {v:.4g}" for k, v in cv["values"].items())
+        md += [f"## {cv['gpu']} under {cv['folds']}-fold cross-validation (the fitted GPU)", "",
+               f"Each row predicted by a fit that did not see its layer (`{cv['command']}`; surrogate of the "
+               f"simulated parameter grid).  Fitted on all rows: {values}.", "", markdown_table(header, table), ""]
+    others = [k for k in summary if k.startswith(("all", "large", "held-out", "fitted", "backend"))]
+    header, table = summary_rows(summary, noise, board_of, set(others))
+    if table:
+        md += ["## All rows", "", markdown_table(header, table), ""]
+    if noise:
+        rows = [(b, d["shapes"], _f(d["speedup_pct"]), _f(d["speedup_max_pct"]), _f(d["dense_pct"]),
+                 _f(d["large_speedup_pct"])) for b, d in sorted(noise.items())]
+        md += ["## Noise floor (shapes measured more than once)", "",
+               markdown_table(("board", "shapes", "speedup diff %", "max %", "dense time diff %",
+                               "speedup diff %, GEMMs >= 1024³"), rows), ""]
+    header, table = kernel_table(results)
+    if table:
+        md += ["## Which library kernel won (examples)", "",
+               "The fastest candidate of the arch's `[library]` table (`sparsesim.timing.library`); "
+               "`sparsesim simulate --json` gives the reasons (`kernel.why`).", "", markdown_table(header, table), ""]
+        header, table = schedule_counts(results)
+        md += ["Work decompositions that won (GEMMs >= 1024³):", "", markdown_table(header, table), ""]
+    md += ["## Plots", "", "![predicted vs measured](pred_vs_measured.png)", "",
+           "![error vs size](error_vs_size.png)", "", "![speedup vs size](speedup_vs_size.png)", "",
+           "Per-row predictions, errors and the winning kernels: `errors.csv`.", ""]
     write_text_atomic(paths["report"], "\n".join(md))
     return {k: str(v) for k, v in paths.items()}
