@@ -59,6 +59,47 @@ def user_file(path, mode: str = "rb", what: str = "file"):
         raise file_error(p, exc, doing) from None
 
 
+def is_file(path) -> bool:
+    """Whether ``path`` names a regular file; ``False`` (not an exception) for a name no
+    file system takes (NUL, too long, a component that is a file)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def is_dir(path) -> bool:
+    """Like :func:`is_file`, for a directory."""
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def read_bytes(path, what: str = "file") -> bytes:
+    """The bytes of a file the caller named; file-system errors are :class:`FileError`."""
+    with user_file(path, "rb", what) as f:
+        return f.read()
+
+
+def decode_text(raw: bytes, path, error=None) -> str:
+    """``raw`` as UTF-8 text (a leading byte-order mark dropped); a byte that is not UTF-8
+    raises ``error`` (default :class:`~sparsesim.errors.InputError`) naming the file, the
+    line and the byte."""
+    from .errors import InputError
+
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise (error or InputError)(f"{path}, line {line}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
+
+
+def read_text(path, what: str = "file", error=None) -> str:
+    """The UTF-8 text of a file the caller named (see :func:`read_bytes`, :func:`decode_text`)."""
+    return decode_text(read_bytes(path, what), path, error)
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
