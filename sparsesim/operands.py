@@ -178,10 +178,21 @@ def operands(w: np.ndarray, x: np.ndarray, pattern, density, dtype: str) -> Oper
 
 
 def layer_operands(path, layer: str, pattern="dense", density=None, dtype="fp16", n=None, activations=None,
-                   seed: int = 0) -> Operands:
-    """Operands of a layer of a ``.safetensors`` file (see the module docstring)."""
+                   seed: int = 0, limits=None) -> Operands:
+    """Operands of a layer of a ``.safetensors`` file (see the module docstring).  With
+    ``limits`` (:class:`sparsesim.timing.Limits`), the exec-mode limits are checked before
+    the activations are read or drawn."""
+    if dtype not in DTYPES:
+        raise InputError(f"real-weight runs take dtype {', '.join(DTYPES)}, got {dtype!r}")
     key, w = load_layer(path, layer)
     k = w.shape[1]
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise InputError(f"n (tokens) must be a positive integer, got {n!r}")
+    if limits is not None:
+        from .timing.limits import check_dims, check_exec
+
+        check_dims(w.shape[0], n or 128, k, limits)
+        check_exec(w.shape[0], n or 128, k, limits)
     if activations is not None:
         x = load_activations(activations, k, dtype)
         if n is not None and x.shape[1] != n:
