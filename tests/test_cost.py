@@ -279,3 +279,12 @@ def test_cli_prints_energy_and_area(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["energy_j"] > 0 and d["avg_power_w"] > 0 and "static" in d["energy_breakdown_j"]
     assert d["area"]["node"] == "n7" and d["area"]["sparse_fraction"] > 0
+
+
+def test_breakdown_units_are_the_declared_ones():
+    """Sweep rows carry one column per unit of ENERGY_UNITS: the breakdown must name exactly those."""
+    from sparsesim.cost.energy import ENERGY_UNITS
+
+    r = sparsesim.simulate("a100", 1024, 1024, 1024, "fp16", "2:4")
+    assert tuple(r.energy_breakdown_j) == ENERGY_UNITS
+    assert abs(sum(r.energy_breakdown_j.values()) - r.energy_j) <= 1e-12 * r.energy_j

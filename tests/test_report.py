@@ -133,3 +133,50 @@ def test_batches_of_one_workload_are_told_apart(tmp_path, no_figures):
     md = (tmp_path / "out" / "report.md").read_text()
     for name in ("bert-base-b1-fp16", "bert-base-b4-fp16", "bert-base-b4-int8"):
         assert f"### {name}\n" in md
+
+
+def test_network_energy_totals_and_pareto_designs():
+    from sparsesim.report import _typed
+
+    pts = plan_points(["a100", "a100-4of8"], ["bert-base"], "dense,2:4,4:8", "0.5")
+    rows = _typed([make_row(p, fakes.design_point(p)) for p in pts])
+    tot = D.network_totals(rows)
+    d = tot[("a100", "bert-base", "2:4")][0.5]
+    layer = [r for r in rows if r["arch"] == "a100" and r["pattern"] == "2:4"]
+    assert d["energy_j"] == pytest.approx(sum(r["energy_j"] * r["repeat"] for r in layer))
+    assert d["energy_dram_j"] == pytest.approx(sum(r["energy_dram_j"] * r["repeat"] for r in layer))
+    assert d["ops"] == sum(2 * r["m"] * r["n"] * r["k"] * r["repeat"] for r in layer)
+    assert d["energy_per_op_j"] == pytest.approx(d["energy_j"] / d["ops"])
+    assert d["avg_power_w"] == pytest.approx(d["energy_j"] / d["seconds"])
+    assert d["sparse_area_mm2"] == pytest.approx(0.4)  # design_point: 0.1 mm^2 per M
+    entries = D.pareto_designs(tot, "bert-base")
+    assert len(entries) == 6
+    front = {(e["arch"], e["label"]) for e in entries if e["on_front"]}
+    # a100 (M=4, smaller area) with its native 2:4 is fastest there; a100-4of8's 4:8 is as fast
+    # but larger, so only its speed could keep it; the fake makes both equally fast -> not on front
+    assert ("a100", "2:4") in front and ("a100-4of8", "dense") not in front
+    for e in entries:
+        beaten = any(o["seconds"] <= e["seconds"] and o["energy_j"] <= e["energy_j"]
+                     and o["sparse_area_mm2"] <= e["sparse_area_mm2"]
+                     and (o["seconds"], o["energy_j"], o["sparse_area_mm2"])
+                     != (e["seconds"], e["energy_j"], e["sparse_area_mm2"]) for o in entries)
+        assert e["on_front"] == (not beaten)
+    # a layer without energy leaves the network energy unknown (not a partial sum)
+    rows[0]["energy_j"] = None
+    key = (rows[0]["arch"], "bert-base", D.label(rows[0]))
+    assert D.network_totals(rows)[key][rows[0]["density"]]["energy_j"] is None
+
+
+def test_report_draws_energy_and_lists_the_pareto_front(tmp_path):
+    pts = plan_points(["a100", "a100-4of8"], ["bert-base"], "dense,2:4,4:8,unstructured:csr", "0.25:1.0:0.25",
+                      dtype="int8")
+    run_sweep(pts, tmp_path / "r.csv", fakes.design_point, jobs=1)
+    write_report(read_results(tmp_path / "r.csv"), tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    for kind in ("energy", "pareto"):
+        assert (tmp_path / "out" / f"{kind}_bert-base.png").read_bytes()[:4] == b"\x89PNG"
+        assert f"]({kind}_bert-base.png)" in md
+    assert "pJ/OP" in md  # int8: operations, not FLOP
+    assert "Pareto front of time, energy and sparse-datapath area" in md
+    assert "| a100 | 2:4 |" in md.split("Pareto front", 1)[1]
+    assert "Sparse-datapath area" in md and "a100 0.4 mm²" in md

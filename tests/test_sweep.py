@@ -184,11 +184,17 @@ def test_each_row_is_on_disk_before_the_next_point_starts(tmp_path):
 
 
 def test_store_is_durable_and_typed(tmp_path):
-    """WAL journal with synchronous=FULL: a commit is on disk when append returns."""
+    """WAL journal: a committed row survives a killed process (synchronous=NORMAL: the
+    operating system holds it when append returns; SQLite syncs the journal at checkpoints)."""
     pts = small_plan(archs=["a100"], patterns="dense,2:4", densities="0.5")
     res = run_sweep(pts, tmp_path / "r.csv", fakes.roofline_point, jobs=1)
     db = sqlite3.connect(tmp_path / "r.sqlite")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    from sparsesim.dse.store import ResultStore
+
+    with ResultStore(tmp_path / "x.sqlite") as store:
+        store.open()
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     types = dict(db.execute("SELECT typeof(seconds), typeof(m) FROM results LIMIT 1").fetchall())
     db.close()
     assert types == {"real": "integer"}
@@ -378,6 +384,39 @@ def test_cli_default_study(tmp_path, monkeypatch, capsys):
         "unstructured/csb", "unstructured/bitmask"}
     assert {r["batch"] for r in rows} == {8}
     assert reports == [(len(rows), "reports/default")]
+
+
+def test_real_engine_rows_carry_energy_power_and_area(tmp_path):
+    from sparsesim.dse.store import ENERGY_UNITS
+
+    pts = plan_points(["a100", "a100-4of8-crossbar"], ["bert-base"], "dense,2:4", "0.5")
+    pts += plan_points(["xeon-8280"], ["bert-base"], "dense", "0.5", dtype="int8")
+    rows = run_sweep([p for p in pts if p.layer == "ffn.up"], None, jobs=1).rows
+    gpu = [r for r in rows if r["arch"] != "xeon-8280" and not r["error"]]
+    assert len(gpu) == 4
+    for r in gpu:
+        parts = [r[f"energy_{u}_j"] for u in ENERGY_UNITS]
+        assert all(v is not None and v >= 0 for v in parts)
+        assert sum(parts) == pytest.approx(r["energy_j"], rel=1e-12)
+        assert r["avg_power_w"] == pytest.approx(r["energy_j"] / r["seconds"])
+        assert 0 < r["sparse_area_fraction"] < 1 and r["sparse_area_mm2"] > 0
+    by = {(r["arch"], r["pattern"]): r for r in gpu}
+    # 2:4 on 2:4 hardware drives the muxes and decoders, dense does not; the 8:1 crossbar is larger
+    assert by[("a100", "2:4")]["energy_mux_j"] > 0 == by[("a100", "dense")]["energy_mux_j"]
+    assert by[("a100-4of8-crossbar", "dense")]["sparse_area_mm2"] > by[("a100", "dense")]["sparse_area_mm2"]
+    # an arch without a [technology] table: no energy, and no error either
+    cpu = [r for r in rows if r["arch"] == "xeon-8280"]
+    assert cpu and all(not r["error"] and r["seconds"] > 0 for r in cpu)
+    assert all(r["energy_j"] is None and r["sparse_area_mm2"] is None for r in cpu)
+
+
+def test_model_fingerprint_covers_the_cost_model_and_its_tables(tmp_path, monkeypatch):
+    from sparsesim.dse import fingerprint
+
+    files = {f.as_posix().split("sparsesim/", 1)[1] for f in fingerprint.model_files()}
+    assert {"cost/energy.py", "cost/area.py", "cost/tables/n7.toml", "cost/tables/memory.toml",
+            "timing/engine.py", "arch/datapath.py", "dse/sweep.py"} <= files
+    assert not any(f.startswith(("report/", "cli/")) for f in files)
 
 
 def test_real_engine_point_if_available(tmp_path):

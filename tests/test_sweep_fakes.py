@@ -103,3 +103,29 @@ def dying_point(p):
     if p.layer == "ffn.down":
         os._exit(3)
     return roofline_point(p)
+
+
+def design_point(p):
+    """A roofline on the point's own design (its derived arch, as a worker rebuilds it): DRAM
+    bandwidth and dense MAC rate from the arch, N:M at the arch's own pattern twice as fast;
+    energy per byte and per MAC, and an area that grows with the sparse pattern's M."""
+    from sparsesim.dse.sweep import point_arch
+
+    arch = point_arch(p)
+    eb = ELEM_BYTES[p.dtype]
+    macs = arch.tensor_core.dense_macs_per_cycle[p.dtype] * arch.sm.count * arch.sm.tensor_cores_per_sm
+    peak = macs * arch.clock.sustained_mhz * 1e6
+    native = f"{arch.tensor_core.sparse_n}:{arch.tensor_core.sparse_m}"
+    a = p.m * p.k * eb * (0.5 if p.pattern != "dense" else 1.0)
+    total = a + (p.k + p.m) * p.n * eb
+    t_mac = p.m * p.n * p.k / (peak * (2.0 if p.pattern == native else 1.0))
+    t_mem = total / (arch.dram.bandwidth_gbps * 1e9)
+    seconds = max(t_mac, t_mem)
+    parts = {"tensor": p.m * p.n * p.k * 1e-12, "dram": total * 20e-12, "static": 50.0 * seconds}
+    return {
+        "cycles": seconds * CLOCK_HZ, "seconds": seconds, "bound": "compute" if t_mac >= t_mem else "dram",
+        "utilization": t_mac / seconds,
+        "dram_bytes": {"a_values": a, "a_metadata": 0.0, "b": p.k * p.n * eb, "c": p.m * p.n * eb, "total": total},
+        "energy_j": sum(parts.values()), "energy_breakdown_j": parts, "avg_power_w": sum(parts.values()) / seconds,
+        "area": {"chip_sparse_mm2": 0.1 * arch.tensor_core.sparse_m, "sparse_fraction": 0.01 * arch.tensor_core.sparse_m},
+    }

@@ -26,14 +26,20 @@ def register(subparsers) -> None:
         "sweep", help="sweep archs x workloads x patterns x densities into a results table",
         description=(
             "Simulate every GEMM layer of the workloads on every arch for every sparsity pattern "
-            "(N:M at its own density, unstructured formats over the density grid). Rows are "
-            "appended to --out as they finish; rerunning the same command resumes. "
+            "(N:M at its own density, unstructured formats over the density grid). --set varies "
+            "config keys (one derived design per combination; rows carry the values as columns). "
+            "Rows are appended to --out as they finish; rerunning the same command resumes. "
             "--default runs BERT-base + ResNet-50 (batch 8) on a100, a100-4of8 and h100 with all "
             f"patterns and writes the results and a report into {DEFAULT_DIR}/."
         ),
     )
     p.add_argument("--arch", action="append", metavar="NAME",
                    help="arch config name (repeatable), e.g. --arch a100 --arch h100")
+    p.add_argument("--set", action="append", metavar="KEY=VALUES", dest="params",
+                   help="vary a config key on every arch (repeatable; the sweep runs the Cartesian product): "
+                        "a comma list or, for numbers, START:STOP:STEP (inclusive), e.g. "
+                        "--set tensor_core.index_scheme=ordered,crossbar --set dram.bandwidth_gbps=1000:4000:500; "
+                        "values are typed and each derived design validated like a config file")
     p.add_argument("--workload", action="append", metavar="NAME",
                    help="workload name, or path to a .toml, a .csv GEMM list (m,n,k[,count,name,dtype]) or "
                         "a Hugging Face config.json (repeatable); see `sparsesim workloads`")
@@ -77,6 +83,22 @@ def register(subparsers) -> None:
     p.add_argument("--title", help="report title (default: derived from the results)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_report)
+
+    p = subparsers.add_parser(
+        "study", help="the sparse-datapath study (2:4 + 3:1 muxes vs 4:8 + 5:1 muxes vs 4:8 + crossbar)",
+        description="Run the committed study of reports/datapath: BERT-large, ResNet-50 and LLaMA-7B layers on "
+                    "a100, a100-4of8 and a100-4of8-crossbar (speedup, DRAM traffic, energy, sparse-datapath "
+                    "area), the kept-magnitude accuracy proxy on all-MiniLM-L6-v2 (needs the models extra), and "
+                    "--set sweeps of the parameters that could decide between them; writes report.md, figures "
+                    "and the results tables into --out (rerunning resumes).",
+    )
+    p.add_argument("name", choices=("datapath",), help="which study (datapath)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder, e.g. reports/datapath")
+    p.add_argument("--jobs", type=int, metavar="N", help="local worker processes (default: all cores)")
+    p.add_argument("--weights", metavar="FILE",
+                   help="model .safetensors for the accuracy proxy (default: the installed all-MiniLM-L6-v2)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summary")
+    p.set_defaults(func=_study)
 
 
 def _workload_options(p) -> None:
@@ -147,7 +169,7 @@ def _sweep(args) -> int:
     points = plan_points(args.arch, args.workload,
                          args.patterns or ",".join(DEFAULT_PATTERNS),
                          args.densities or DEFAULT_DENSITIES, dtype=args.dtype, mode=args.mode,
-                         batch=args.batch, **_wl_kwargs(args))
+                         batch=args.batch, params=args.params, **_wl_kwargs(args))
     if evaluator is simulate_point:
         check_supported(points)
     if args.weights:
@@ -186,4 +208,16 @@ def _report(args) -> int:
         raise InputError(f"{args.results} holds no result rows")
     files = write_report(rows, args.out, source=args.results, title=args.title, progress=not args.quiet)
     print(f"wrote {files[0]} and {len(files) - 1} figure files into {args.out}")
+    return 0
+
+
+def _study(args) -> int:
+    from ..report.datapath_study import write_study
+
+    command = f"sparsesim study {args.name} --out {args.out}"
+    if args.weights:
+        command += f" --weights {args.weights}"
+    files = write_study(args.out, jobs=args.jobs, progress=not args.quiet, weights=args.weights, command=command)
+    if not args.quiet:
+        print(f"wrote {files[0]} and {len(files) - 1} more files into {args.out}")
     return 0

@@ -206,6 +206,11 @@ def register_file_bytes(arch, actions: dict, dtype: str, datapath: str) -> float
     return mmas * (MMA_A_BYTES + MMA_B_BYTES[sparse] + MMA_CD_BYTES) + actions.get("smem_read_bytes", 0.0)
 
 
+#: The units of :func:`energy_breakdown`, in its order (sweep rows carry one column each).
+ENERGY_UNITS = ("tensor", "array", "issue", "clock", "mux", "decode", "register_file", "smem", "l2", "dram",
+                "static")
+
+
 def energy_breakdown(arch, actions: dict, dtype: str, datapath: str, seconds: float,
                      vdd: float | None = None) -> dict:
     """Joules per unit for the action counts of one kernel lasting ``seconds`` (static included)."""

@@ -8,12 +8,17 @@ from .sweep import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, check_supported, load_e
 
 def sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES, *, out=None,
           dtype="fp16", mode="statistical", batch=None, phase="prefill", seq_len=None, context=None,
-          jobs=1, scheduler=None, evaluator=None, retry_errors=False, progress=False, as_frame=None,
-          weights=None, seed=0):
+          params=None, jobs=1, scheduler=None, evaluator=None, retry_errors=False, progress=False,
+          as_frame=None, weights=None, seed=0):
     """Sweep archs x workloads x patterns x densities and return the results table.
 
-    ``arch``, ``workload``: a name/path or a list of them (workloads may also be
+    ``arch``: a name/path or arch object (``sparsesim.arch.derive(...)``), or a list of them;
+    ``workload``: a name/path or a list of them (workloads may also be
     :class:`~sparsesim.workloads.Workload` objects, e.g. from ``from_torch``);
+    ``params``: design parameters to vary on every arch, as ``sweep --set`` does:
+    ``{"tensor_core.index_scheme": ["ordered", "crossbar"], "dram.bandwidth_gbps": "1000:4000:500"}``
+    or ``["KEY=VALUES", ...]``; the sweep runs their Cartesian product and each row carries
+    its design's values as columns named by the keys;
     ``patterns``: a list or comma string of ``dense``, ``N:M``, ``unstructured:csr|csb|bitmask``;
     ``densities``: ``"START:STOP:STEP"`` or a list, for unstructured patterns.
     ``out``: ``None`` keeps everything in memory; a ``.csv`` / ``.parquet`` / ``.sqlite``
@@ -31,7 +36,7 @@ def sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES
     from ..progress import Progress
 
     points = plan_points(arch, workload, patterns, densities, dtype=dtype, mode=mode, batch=batch,
-                         phase=phase, seq_len=seq_len, context=context)
+                         params=params, phase=phase, seq_len=seq_len, context=context)
     if evaluator is None:
         check_supported(points)
         evaluator = simulate_point

@@ -22,27 +22,41 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import sqlite3
 from pathlib import Path
 
+from ..cost.energy import ENERGY_UNITS
 from ..errors import InputError
 from ..io import atomic_path
+
+# Units of the energy breakdown of a simulated GEMM (SimResult.energy_breakdown_j, sparsesim.cost):
+# one column ``energy_<unit>_j`` each; they add up to ``energy_j``.
+ENERGY_COLUMNS = ("energy_j", *(f"energy_{u}_j" for u in ENERGY_UNITS), "avg_power_w")
+# Chip area of the sparse additions (muxes, decoder, metadata staging) and its fraction of the
+# dense tensor-core datapath (SimResult.area: chip_sparse_mm2, sparse_fraction).
+AREA_COLUMNS = ("sparse_area_mm2", "sparse_area_fraction")
 
 # column -> Python type of its values (None allowed for numbers of a failed point)
 SCHEMA = {
     "arch": str, "workload": str, "batch": int, "layer_index": int, "layer": str, "repeat": int,
     "pattern": str, "format": str, "density": float, "dtype": str, "mode": str, "model": str,
-    "m": int, "n": int, "k": int, "prunable": bool,
+    "m": int, "n": int, "k": int, "prunable": bool, "params": str,
     "cycles": float, "seconds": float, "speedup": float, "utilization": float,
     "tensor_utilization": float, "bound": str,
     "dram_a_values": float, "dram_a_metadata": float, "dram_b": float, "dram_c": float,
-    "dram_total": float, "clock_mhz": float, "power_w": float, "error": str,
+    "dram_total": float, "clock_mhz": float, "power_w": float,
+    **{c: float for c in ENERGY_COLUMNS + AREA_COLUMNS},
+    "error": str,
 }
 COLUMNS = tuple(SCHEMA)
+# ``params``: the design parameters varied from the named arch (``sweep --set KEY=VALUES``) as
+# canonical JSON, '' for none.  Tables and DataFrames add one typed column per varied key
+# (named by the dotted key, e.g. ``dram.bandwidth_gbps``) after COLUMNS: :func:`param_columns`.
 # A point: which GEMM of which study.  A row answers it only if it also has the point's
 # shape and model fingerprint (see sparsesim.dse.fingerprint); KEY_COLUMNS are both.
-POINT_COLUMNS = ("arch", "workload", "batch", "layer", "pattern", "format", "density", "dtype", "mode")
+POINT_COLUMNS = ("arch", "params", "workload", "batch", "layer", "pattern", "format", "density", "dtype", "mode")
 KEY_COLUMNS = POINT_COLUMNS + ("m", "n", "k", "prunable", "model")
 INT_COLUMNS = tuple(c for c, t in SCHEMA.items() if t is int)
 FLOAT_COLUMNS = tuple(c for c, t in SCHEMA.items() if t is float)
@@ -99,6 +113,76 @@ def store_path(out) -> Path:
     return Path(out).with_suffix(".sqlite")
 
 
+def baseline_key(row) -> tuple:
+    """The dense run a row's speedup is measured against: same design (arch and varied
+    parameters), workload, batch, layer, dtype and timing mode."""
+    return (row["arch"], row["params"], row["workload"], row["batch"], row["layer"], row["dtype"], row["mode"])
+
+
+# ---------------------------------------------------------------- varied parameters
+def encode_params(values) -> str:
+    """Canonical text of varied design parameters (``{key: value}``; '' when there are none)."""
+    values = dict(values or {})
+    return json.dumps(values, sort_keys=True, separators=(",", ":")) if values else ""
+
+
+def decode_params(text) -> dict:
+    """``{dotted key: value}`` of a row's ``params`` cell."""
+    if not text:
+        return {}
+    try:
+        values = json.loads(text)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        raise InputError(f"column 'params': {text[:80]!r} is not a JSON object of design parameters")
+    return values
+
+
+def param_columns(rows) -> list[str]:
+    """The varied keys of ``rows``, sorted: one table column each after :data:`COLUMNS`."""
+    keys = set()
+    for r in rows:
+        keys.update(decode_params(r.get("params")))
+    return sorted(keys)
+
+
+def param_type(values) -> type:
+    """Column type of one varied key from its values: bool, int, float (ints and floats mixed)
+    or str (anything else)."""
+    vals = [v for v in values if v is not None]
+    if vals and all(isinstance(v, bool) for v in vals):
+        return bool
+    if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        return int
+    if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        return float
+    return str
+
+
+def param_table(rows) -> dict:
+    """``{key: (type, [value of each row or None])}`` for every varied key of ``rows``."""
+    decoded = [decode_params(r.get("params")) for r in rows]
+    out = {}
+    for key in param_columns(rows):
+        vals = [d.get(key) for d in decoded]
+        tp = param_type(vals)
+        if tp is float:
+            vals = [None if v is None else float(v) for v in vals]
+        elif tp is str:
+            vals = [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in vals]
+        out[key] = (tp, vals)
+    return out
+
+
+def with_params(rows) -> list:
+    """The rows with one key per varied parameter (None where a row does not vary it)."""
+    for key, (_, vals) in param_table(rows).items():
+        for r, v in zip(rows, vals):
+            r[key] = v
+    return rows
+
+
 # ---------------------------------------------------------------- reading tables
 def _read_csv(path: Path) -> list[dict]:
     text = path.read_text(encoding="utf-8")
@@ -106,6 +190,9 @@ def _read_csv(path: Path) -> list[dict]:
         return []
     lines = text.splitlines(keepends=True)
     header = next(csv.reader([lines[0]]))
+    extra = header[len(COLUMNS):]
+    if tuple(header[:len(COLUMNS)]) == COLUMNS and all("." in c for c in extra):
+        header = header[:len(COLUMNS)]  # the varied parameters: rebuilt from 'params'
     if tuple(header) != COLUMNS:
         if "model" not in header and {"arch", "seconds"} <= set(header):
             raise InputError(
@@ -120,12 +207,13 @@ def _read_csv(path: Path) -> list[dict]:
             f"{path} is not a sparsesim results table (its header is {','.join(header)[:120]!r}); "
             f"expected the columns {','.join(COLUMNS)}; choose another output file")
     rows = []
+    width = len(COLUMNS) + len(extra)
     for i, fields in enumerate(csv.reader(lines[1:]), start=2):
-        if len(fields) != len(COLUMNS):
-            raise InputError(f"{path}, line {i}: {len(fields)} fields where {len(COLUMNS)} were expected; "
+        if len(fields) != width:
+            raise InputError(f"{path}, line {i}: {len(fields)} fields where {width} were expected; "
                              "the file was changed by something other than sparsesim")
         rows.append(typed_row(dict(zip(COLUMNS, fields)), f"{path}, line {i}: "))
-    return rows
+    return with_params(rows)
 
 
 def _read_parquet(path: Path) -> list[dict]:
@@ -137,20 +225,22 @@ def _read_parquet(path: Path) -> list[dict]:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow's own error types
         raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
-    if tuple(table.column_names) != COLUMNS:
-        raise InputError(f"{path} is not a sparsesim results table (columns {','.join(table.column_names)[:120]!r})")
-    return [typed_row(r, f"{path}: ") for r in table.to_pylist()]
+    names = table.column_names
+    if tuple(names[:len(COLUMNS)]) != COLUMNS or not all("." in c for c in names[len(COLUMNS):]):
+        raise InputError(f"{path} is not a sparsesim results table (columns {','.join(names)[:120]!r})")
+    return with_params([typed_row(r, f"{path}: ") for r in table.select(list(COLUMNS)).to_pylist()])
 
 
 def fill_speedup(rows) -> list:
     """Set ``speedup = dense seconds / seconds`` from the dense row of the same
-    arch, workload, batch, layer, dtype and mode (None where either is missing)."""
+    design, workload, batch, layer, dtype and mode (:func:`baseline_key`; None where
+    either is missing)."""
     dense = {}
     for r in rows:
         if r["pattern"] == "dense" and not r["error"] and r["seconds"]:
-            dense[(r["arch"], r["workload"], r["batch"], r["layer"], r["dtype"], r["mode"])] = r["seconds"]
+            dense[baseline_key(r)] = r["seconds"]
     for r in rows:
-        base = dense.get((r["arch"], r["workload"], r["batch"], r["layer"], r["dtype"], r["mode"]))
+        base = dense.get(baseline_key(r))
         sec = r["seconds"]
         r["speedup"] = base / sec if (base and sec and not r["error"]) else None
     return rows
@@ -163,7 +253,7 @@ def read_results(path) -> list[dict]:
         raise InputError(f"results file {path} does not exist")
     if path.suffix == ".sqlite":
         with ResultStore(path) as store:  # speedups are filled when a table is written
-            return fill_speedup(list(store.open(create=False).values()))
+            return with_params(fill_speedup(list(store.open(create=False).values())))
     if path.suffix == ".parquet":
         return _read_parquet(path)
     return _read_csv(path)
@@ -181,7 +271,7 @@ class ResultStore:
         try:
             db = sqlite3.connect(":memory:" if self.path is None else str(self.path), isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA synchronous=NORMAL")
             cols = ", ".join(f'"{c}" {_SQL_TYPES[t]}' for c, t in SCHEMA.items())
             keys = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
             db.execute(f"CREATE TABLE IF NOT EXISTS results ({cols}, PRIMARY KEY ({keys}))")
@@ -262,11 +352,19 @@ def make_readable(path) -> None:
     os.chmod(path, 0o666 & ~_umask())
 
 
+def _typed_columns(rows) -> dict:
+    """``{column: (type, values)}``: :data:`COLUMNS`, then one column per varied parameter."""
+    cols = {c: (t, [r.get(c) for r in rows]) for c, t in SCHEMA.items()}
+    cols.update(param_table(rows))
+    return cols
+
+
 def csv_text(rows) -> str:
+    cols = _typed_columns(rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
-    w.writerows([format_value(r.get(c)) for c in COLUMNS] for r in rows)
+    w.writerow(cols)
+    w.writerows(zip(*([format_value(v) for v in vals] for _, vals in cols.values())))
     return buf.getvalue()
 
 
@@ -275,21 +373,23 @@ def arrow_table(rows):
     import pyarrow as pa
 
     types = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
-    return pa.table({c: pa.array([r.get(c) for r in rows], type=types[t]) for c, t in SCHEMA.items()})
+    return pa.table({c: pa.array(vals, type=types[t]) for c, (t, vals) in _typed_columns(rows).items()})
 
 
 def to_pandas(rows):
     """Typed rows as a pandas DataFrame: integer, float, boolean and string columns in
-    :data:`COLUMNS` order (a failed point's numbers are NaN / <NA>)."""
+    :data:`COLUMNS` order, then one column per varied design parameter (a failed point's
+    numbers are NaN / <NA>)."""
     import pandas as pd
 
     rows = [typed_row(r) for r in rows]
     dtypes = {str: "string", int: "Int64", float: "float64", bool: "boolean"}
-    return pd.DataFrame({c: pd.array([r[c] for r in rows], dtype=dtypes[t]) for c, t in SCHEMA.items()},
-                        columns=list(COLUMNS))
+    cols = _typed_columns(rows)
+    return pd.DataFrame({c: pd.array(vals, dtype=dtypes[t]) for c, (t, vals) in cols.items()},
+                        columns=list(cols))
 
 
-def _have_pyarrow() -> bool:
+def have_pyarrow() -> bool:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -302,7 +402,7 @@ def check_table_path(path) -> Path:
     path = Path(path)
     if path.suffix not in TABLE_SUFFIXES:
         raise InputError(f"results table {path}: expected a file ending in {', '.join(TABLE_SUFFIXES)}")
-    if path.suffix == ".parquet" and not _have_pyarrow():
+    if path.suffix == ".parquet" and not have_pyarrow():
         raise InputError(f"writing {path} needs pyarrow: pip install 'sparsesim[parquet]' (or write a .csv)")
     return path
 
@@ -330,7 +430,7 @@ def write_table(path, rows) -> list[Path]:
                 os.fsync(f.fileno())
             make_readable(tmp)
         written.append(path)
-        if not _have_pyarrow():
+        if not have_pyarrow():
             return written
         path = path.with_suffix(".parquet")
     import pyarrow.parquet as pq

@@ -1,21 +1,13 @@
-"""Design-space sweep: archs x workloads x sparsity patterns x densities.
+"""Design-space sweep: evaluating the points of a plan (:mod:`.plan`) and keeping their rows.
 
-A sweep is a list of :class:`Point` (one GEMM layer of one workload on one arch
-with one pattern/format at one density).  :func:`run_sweep` evaluates the points
+:func:`run_sweep` evaluates the points
 that are not yet in the results file, in chunks, on any concurrent.futures
 executor (in-process, process pool or Dask), and appends each finished row at
 once (see :mod:`sparsesim.dse.store`).  The point evaluator is a parameter: the
 default, :func:`simulate_point`, calls the timing engine
 (``sparsesim.simulate``); tests and custom models pass their own.
 
-Pattern specs of a sweep: ``dense``, ``N:M`` (``2:4``, ``4:8``, ``1:2``...) and
-``unstructured:FORMAT`` with FORMAT one of ``csr``, ``csb``, ``bitmask``.  Dense
-and N:M points have their own fixed density; only unstructured ones are swept
-over the density grid.  Dense baselines are always added, because every row's
-speedup is measured against the dense run of the same arch, workload, layer,
-dtype and mode.
-
-Identical GEMMs (same arch, shape, dtype, pattern, format, density, mode) are
+Identical GEMMs (same design, shape, dtype, pattern, format, density, mode) are
 simulated once and the result is shared by every layer that has that shape.
 """
 
@@ -23,205 +15,41 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import importlib
-import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import InputError, PatternError, SparsesimError
-from ..patterns import parse_pattern
-from .store import (DRAM_KINDS, ResultStore, fill_speedup, check_table_path, point_key, row_key, store_path, typed_row,
+from ..errors import InputError, SparsesimError
+from .plan import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, DTYPES, UNSTRUCTURED_FORMATS, PatternSpec,  # noqa: F401
+                   Point, arch_document, parse_densities, parse_pattern_list, plan_points)
+from .store import (AREA_COLUMNS, DRAM_KINDS, ENERGY_COLUMNS, ENERGY_UNITS, ResultStore, check_table_path,
+                    decode_params, fill_speedup, point_key, row_key, store_path, typed_row, with_params,
                     write_table)
-
-DEFAULT_PATTERNS = (
-    "dense", "2:4", "4:8", "1:2",
-    "unstructured:csr", "unstructured:csb", "unstructured:bitmask",
-)
-DEFAULT_DENSITIES = "0.05:1.0:0.05"
-UNSTRUCTURED_FORMATS = ("csr", "csb", "bitmask")
-DTYPES = ("int8", "fp8", "fp16", "bf16", "tf32", "fp4", "fp32")
 
 
 class SweepAborted(SparsesimError, RuntimeError):
     """The executor broke down (a worker process died); finished rows are kept."""
 
 
-@dataclass(frozen=True)
-class PatternSpec:
-    """One sweep pattern: ``pattern`` is 'dense', 'N:M' or 'unstructured'; ``format``
-    the encoding of A ('dense', 'index' for N:M hardware metadata, or csr/csb/bitmask)."""
-
-    pattern: str
-    format: str
-    fixed_density: float | None
-
-    @property
-    def label(self) -> str:
-        return f"unstructured:{self.format}" if self.pattern == "unstructured" else self.pattern
-
-
-def parse_pattern_list(text) -> list[PatternSpec]:
-    """Parse ``"dense,2:4,unstructured:csr"`` (or a list of specs) into :class:`PatternSpec`."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    specs = []
-    for raw in items:
-        s = str(raw).strip().lower()
-        if not s:
-            continue
-        if s.startswith("unstructured"):
-            fmt = s.split(":", 1)[1] if ":" in s else "csr"
-            if fmt not in UNSTRUCTURED_FORMATS:
-                raise PatternError(
-                    f"sweep pattern {raw!r}: format {fmt!r} is not one of "
-                    f"{', '.join(UNSTRUCTURED_FORMATS)} (write e.g. 'unstructured:csr')"
-                )
-            spec = PatternSpec("unstructured", fmt, None)
-        else:
-            pat = parse_pattern(s)
-            if pat.is_dense:
-                spec = PatternSpec("dense", "dense", 1.0)
-            else:
-                spec = PatternSpec(str(pat), "index", pat.density)
-        if spec not in specs:
-            specs.append(spec)
-    if not specs:
-        raise PatternError(f"no sweep pattern given in {text!r}; expected e.g. 'dense,2:4,unstructured:csr'")
-    return specs
-
-
-MAX_DENSITIES = 1000  # points of one density grid (docs/limits.md)
-
-
-def parse_densities(text) -> tuple[float, ...]:
-    """``"START:STOP:STEP"`` (inclusive) or ``"0.1,0.5,0.9"`` -> sorted densities in (0, 1],
-    at most ``MAX_DENSITIES`` of them."""
-    if not isinstance(text, str):
-        vals = [float(v) for v in text]
-    elif ":" in text:
-        parts = text.split(":")
-        try:
-            start, stop, step = (float(p) for p in parts)
-        except ValueError:
-            raise InputError(
-                f"densities {text!r}: expected START:STOP:STEP such as 0.05:1.0:0.05"
-            ) from None
-        if len(parts) != 3 or not all(map(math.isfinite, (start, stop, step))) or step <= 0 or stop < start:
-            raise InputError(f"densities {text!r}: expected START:STOP:STEP with STEP > 0 and STOP >= START")
-        if (stop - start) / step >= MAX_DENSITIES:
-            raise InputError(f"densities {text!r}: more than {MAX_DENSITIES} grid points; use a larger STEP")
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
-        vals = [round(start + i * step, 10) for i in range(count)]
-    else:
-        try:
-            vals = [float(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise InputError(f"densities {text!r}: expected numbers separated by commas") from None
-    for v in vals:
-        if not (0.0 < v <= 1.0):
-            raise InputError(f"density {v} is outside (0, 1]")
-    if len(vals) > MAX_DENSITIES:
-        raise InputError(f"{len(vals)} densities given; at most {MAX_DENSITIES}")
-    if not vals:
-        raise InputError(f"densities {text!r}: no density given")
-    return tuple(sorted(set(vals)))
-
-
-@dataclass(frozen=True)
-class Point:
-    """One simulation of the sweep and where its row belongs."""
-
-    arch: str
-    workload: str
-    batch: int
-    layer_index: int
-    layer: str
-    repeat: int
-    pattern: str
-    format: str
-    density: float
-    dtype: str
-    mode: str
-    m: int
-    n: int
-    k: int
-    model: str = ""  # fingerprint of code + arch config (sparsesim.dse.fingerprint)
-    prunable: bool = True  # False: A is an activation (attention products); simulated dense
-
-    @property
-    def key(self) -> tuple:
-        return row_key(vars(self))
-
-    @property
-    def point_key(self) -> tuple:
-        return point_key(vars(self))
-
-    @property
-    def simulated(self) -> "Point":
-        """The point the evaluator runs: itself, or its dense twin when A is not prunable."""
-        if self.prunable or self.pattern == "dense":
-            return self
-        return replace(self, pattern="dense", format="dense", density=1.0)
-
-    @property
-    def sim_key(self) -> tuple:
-        """Points with equal sim_key give equal results (shape, not layer name, matters)."""
-        p = self.simulated
-        real = (p.workload, p.layer) if p.mode == "exec" else ()  # real operands differ by layer
-        return (p.arch, p.m, p.n, p.k, p.dtype, p.pattern, p.format, p.density, p.mode) + real
-
-
-def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES,
-                dtype="fp16", mode="statistical", batch=None, **workload_options) -> list[Point]:
-    """Every point of the sweep, in table order.
-
-    ``workloads`` are names/paths or :class:`~sparsesim.workloads.Workload` objects;
-    ``patterns`` a spec string/list; ``densities`` a grid string or a sequence;
-    ``batch`` (optional) replaces every named workload's own batch size;
-    ``workload_options`` (``phase``, ``seq_len``, ``context``) go to
-    :func:`~sparsesim.workloads.load_workload` (Hugging Face configs).  A layer that
-    names its own dtype runs in it; the others in ``dtype``.
-    """
-    from ..workloads import Workload, load_workload
-    from .fingerprint import model_fingerprint
-
-    if dtype not in DTYPES:
-        raise InputError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-    archs = list(dict.fromkeys(archs))
-    if not archs:
-        raise InputError("no arch given; name at least one (e.g. --arch a100)")
-    if isinstance(workloads, (str, Workload)):
-        workloads = [workloads]
-    if isinstance(archs, str):
-        archs = [archs]
-    wls = [w if isinstance(w, Workload) else load_workload(w, batch=batch, **workload_options)
-           for w in workloads]
-    if not wls:
-        raise InputError("no workload given; name at least one (e.g. --workload bert-base)")
-    specs = parse_pattern_list(patterns)
-    if not any(s.pattern == "dense" for s in specs):
-        specs.insert(0, PatternSpec("dense", "dense", 1.0))
-    grid = parse_densities(densities)
-    points = []
-    for arch in archs:
-        model = model_fingerprint(arch)
-        for wl in wls:
-            for li, layer in enumerate(wl.layers):
-                for spec in specs:
-                    dens = (spec.fixed_density,) if spec.fixed_density is not None else grid
-                    for d in dens:
-                        points.append(Point(arch, wl.name, wl.batch, li, layer.name, layer.repeat,
-                                            spec.pattern, spec.format, float(d), layer.dtype or dtype,
-                                            mode, layer.m, layer.n, layer.k, model, layer.prunable))
-    return points
-
-
 # ---------------------------------------------------------------- evaluation
 @lru_cache(maxsize=None)
-def _arch(name):
-    import sparsesim
+def _arch(name, params="", doc=""):
+    """The arch a point runs on: the config ``name``, or the object ``doc`` describes, with the
+    varied ``params`` applied (one object per design, kept for the process's lifetime)."""
+    import json
 
-    return sparsesim.load_arch(name)
+    from ..arch import build_arch, derive, load_arch
+
+    if doc:
+        return build_arch(json.loads(doc), f"arch object {name}")
+    base = load_arch(name)
+    return derive(base, decode_params(params)) if params else base
+
+
+def point_arch(point: Point):
+    """The validated arch object of ``point``'s design."""
+    return _arch(point.arch, point.params, point.arch_doc)
 
 
 def simulate_point(point: Point) -> dict:
@@ -230,7 +58,7 @@ def simulate_point(point: Point) -> dict:
 
     density = point.density if point.pattern == "unstructured" else None
     fmt = point.format if point.pattern == "unstructured" else None
-    result = sparsesim.simulate(_arch(point.arch), point.m, point.n, point.k, point.dtype,
+    result = sparsesim.simulate(point_arch(point), point.m, point.n, point.k, point.dtype,
                                 point.pattern, density=density, mode=point.mode, format=fmt)
     return result.to_dict()
 
@@ -253,16 +81,17 @@ def _num(value):
 
 
 IDENTITY = ("arch", "workload", "batch", "layer_index", "layer", "repeat", "pattern", "format",
-            "density", "dtype", "mode", "model", "m", "n", "k", "prunable")
+            "density", "dtype", "mode", "model", "m", "n", "k", "prunable", "params")
 
 
 def make_row(point: Point, result: dict | None, error: str = "") -> dict:
     """One typed table row from a point and its evaluator output (or an error)."""
     row = {c: getattr(point, c) for c in IDENTITY}
     row.update({"cycles": None, "seconds": None, "speedup": None, "utilization": None,
-                "tensor_utilization": None, "bound": "", "clock_mhz": None, "power_w": None, "error": error})
-    for kind in DRAM_KINDS:
-        row[f"dram_{kind}"] = None
+                "tensor_utilization": None, "bound": "", "clock_mhz": None, "power_w": None,
+                "error": error})
+    for c in (*(f"dram_{kind}" for kind in DRAM_KINDS), *ENERGY_COLUMNS, *AREA_COLUMNS):
+        row[c] = None
     if result is not None and not error:
         try:
             row["cycles"] = _num(result["cycles"])
@@ -280,9 +109,26 @@ def make_row(point: Point, result: dict | None, error: str = "") -> dict:
             # the clock the board's power limit allowed and the power drawn there (sparsesim.cost.power)
             row["clock_mhz"] = _num(result.get("clock_mhz"))
             row["power_w"] = _num(result.get("power_w"))
+            _cost_columns(row, result)
         except (KeyError, TypeError, ValueError) as exc:
             return make_row(point, None, f"bad evaluator result: {type(exc).__name__}: {exc}")
     return row
+
+
+def _cost_columns(row, result) -> None:
+    """Energy (total, by unit), average power and sparse-datapath area of a result that has them
+    (archs with a ``[technology]`` table; sparsesim.cost)."""
+    row["energy_j"] = _num(result.get("energy_j"))
+    parts = result.get("energy_breakdown_j") or {}
+    unknown = set(parts) - set(ENERGY_UNITS)
+    if unknown:
+        raise ValueError(f"energy breakdown has units without a column: {', '.join(sorted(unknown))}")
+    for unit in ENERGY_UNITS:
+        row[f"energy_{unit}_j"] = _num(parts.get(unit)) if parts else None
+    row["avg_power_w"] = _num(result.get("avg_power_w"))
+    area = result.get("area") or {}
+    row["sparse_area_mm2"] = _num(area.get("chip_sparse_mm2"))
+    row["sparse_area_fraction"] = _num(area.get("sparse_fraction"))
 
 
 def _error_text(exc: BaseException) -> str:
@@ -334,9 +180,9 @@ def check_supported(points) -> None:
     Each distinct combination is tried once on a small GEMM (statistical mode)."""
     import sparsesim
 
-    def refusal(arch, dtype, p):
+    def refusal(point, dtype, p):
         try:
-            sparsesim.simulate(_arch(arch), *PROBE_SHAPE, dtype, p.pattern,
+            sparsesim.simulate(point_arch(point), *PROBE_SHAPE, dtype, p.pattern,
                                density=p.density if p.pattern == "unstructured" else None,
                                format=p.format if p.pattern == "unstructured" else None)
         except SparsesimError as exc:
@@ -348,23 +194,24 @@ def check_supported(points) -> None:
     for point in points:
         p = point.simulated
         for spec in (dense, p):  # the dtype at all, then with this pattern
-            combo = (p.arch, p.dtype, spec.pattern, spec.format,
-                     spec.density if spec.pattern == "unstructured" else None)
+            # one probe per design, dtype, pattern and format (the density refuses nothing)
+            combo = (p.arch, p.params, p.arch_doc, p.dtype, spec.pattern, spec.format)
             if combo in seen:
                 continue
             seen.add(combo)
             try:
-                _arch(p.arch)
+                point_arch(p)
             except SparsesimError:
                 break  # an unloadable arch is reported by its points, as before
-            reason = refusal(p.arch, p.dtype, spec)
+            reason = refusal(p, p.dtype, spec)
             if reason is None:
                 continue
-            works = [d for d in DTYPES if d != p.dtype and refusal(p.arch, d, spec) is None]
+            works = [d for d in DTYPES if d != p.dtype and refusal(p, d, spec) is None]
             if spec.pattern != "dense" and not works:
                 continue  # the arch refuses the pattern whatever the dtype: its points record why
             label = "" if spec.pattern == "dense" else f" with {_label(spec)}"
-            raise InputError(f"dtype {p.dtype} does not run on {p.arch}{label}: {reason}; "
+            design = p.arch + (f" ({', '.join(f'{k}={v}' for k, v in p.param_values.items())})" if p.params else "")
+            raise InputError(f"dtype {p.dtype} does not run on {design}{label}: {reason}; "
                              f"dtypes that work there{label}: {', '.join(works) or 'none'}")
 
 
@@ -436,7 +283,7 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
     extra = [r for r in existing.values() if row_key(r) not in order]
     rows = sorted(keep, key=lambda r: order[row_key(r)]) + extra
     fill_speedup(rows)
-    result.rows = rows
+    result.rows = with_params(rows)
     result.errors = sum(1 for r in keep if r["error"])
     result.files = write_table(out, rows) if out is not None else []
     result.seconds = time.perf_counter() - t0

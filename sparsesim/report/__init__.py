@@ -13,7 +13,9 @@ from ..dse.store import make_readable, typed_row
 
 
 def _typed(rows):
-    rows = [typed_row(r) for r in rows]
+    from .data import label_designs
+
+    rows = label_designs([typed_row(r) for r in rows])
     # One workload swept at several batch sizes, dtypes or timing modes (e.g. two
     # sweeps into one table): tell the variants apart in figures and tables, so
     # that network totals never add up rows of different variants.

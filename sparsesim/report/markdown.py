@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from . import data as D
+from .design_plots import energy_unit
+from .plots import MAX_PANELS
+
+MAX_FRONT_ROWS = 30
 
 
 def _fmt_speedup(v):
@@ -55,6 +59,88 @@ def _findings(rows, totals, archs, wl) -> list[str]:
     return lines
 
 
+def _fmt(v, fmt, scale=1.0):
+    return "n/a" if v is None else format(v * scale, fmt)
+
+
+def _nm_or_at(by_d, lab, density):
+    """The network total of a pattern: N:M and dense at their own density, unstructured at ``density``."""
+    return by_d.get(density) if D.is_unstructured(lab) else next(iter(by_d.values()), None)
+
+
+def _energy_section(totals, archs, wl, labels, density, dtype) -> list[str]:
+    """Energy per inference and per operation, average power, and the sparse-datapath area."""
+    if not D.has_energy(totals, wl):
+        return []
+    unit = energy_unit(dtype)
+    body = []
+    for lab in labels:
+        cells = [lab if not D.is_unstructured(lab) else f"{lab} @ d={density:g}"]
+        for arch in archs:
+            v = _nm_or_at(totals.get((arch, wl, lab), {}), lab, density)
+            cells.append("n/a" if not v or v["energy_j"] is None else
+                         f"{v['energy_j'] * 1e3:.3g} mJ, {v['energy_per_op_j'] * 1e12:.3g} {unit}, "
+                         f"{v['avg_power_w']:.0f} W")
+        body.append(cells)
+    out = [f"Energy per inference, per dense-equivalent operation ({unit}) and average power "
+           "(static power included; sparsesim.cost):", ""]
+    out += _table(["pattern"] + archs, body) + [""]
+    area = []
+    for arch in archs:
+        v = next((x for (a, w, _), by_d in totals.items() if a == arch and w == wl for x in by_d.values()
+                  if x["sparse_area_mm2"] is not None), None)
+        if v:
+            area.append(f"{arch} {v['sparse_area_mm2']:.3g} mm² ({100 * v['sparse_area_fraction']:.2f} %)")
+    if area:
+        out += ["Sparse-datapath area (muxes, index decoder, metadata staging; chip total and share of "
+                "the dense tensor-core datapath): " + "; ".join(area) + ".", ""]
+    return out
+
+
+def _design_section(totals, rows, wl, labels, density, dtype) -> list[str]:
+    """One row per design x pattern of a parameter sweep, with the varied values as columns."""
+    keys = D.varied_keys([r for r in rows if r["workload"] == wl])
+    if not keys:
+        return []
+    designs = D.ordered_unique((r["arch"], r["arch_name"], r["params"]) for r in rows if r["workload"] == wl)
+    names = D.short_keys(keys)
+    unit = energy_unit(dtype)
+    body = []
+    for design, arch, params in designs:
+        vals = next(r["param_values"] for r in rows if r["arch"] == design)
+        for lab in labels:
+            v = _nm_or_at(totals.get((design, wl, lab), {}), lab, density)
+            if not v:
+                continue
+            body.append([arch, *(D.format_value(vals[k]) if k in vals else "" for k in keys),
+                         lab if not D.is_unstructured(lab) else f"{lab} @ d={density:g}",
+                         _fmt(v["seconds"], ".4g", 1e3), _fmt_speedup(v["speedup"]),
+                         _fmt(v["dram_total"], ".1f", 1e-6), _fmt(v["energy_j"], ".1f", 1e3),
+                         _fmt(v["energy_per_op_j"], ".3g", 1e12), _fmt(v["avg_power_w"], ".0f"),
+                         _fmt(v["sparse_area_mm2"], ".3g")])
+    out = ["Designs of the parameter sweep (network totals per inference):", ""]
+    out += _table(["arch", *(names[k] for k in keys), "pattern", "time (ms)", "speedup", "DRAM (MB)",
+                   "energy (mJ)", unit, "power (W)", "sparse area (mm²)"], body) + [""]
+    return out
+
+
+def _pareto_section(totals, wl, density) -> list[str]:
+    entries = D.pareto_designs(totals, wl)
+    front = [e for e in entries if e["on_front"]]
+    if len(entries) < 2:
+        return []
+    out = [f"Pareto front of time, energy and sparse-datapath area per inference (all minimised): "
+           f"{len(front)} of {len(entries)} design points (design x pattern x density) are not beaten "
+           "on all three by any other; equal points are all kept. What pruning costs in accuracy is not "
+           "an objective here: read the density beside each point.", ""]
+    body = [[e["arch"], e["label"] if not D.is_unstructured(e["label"]) else f"{e['label']} @ d={e['density']:g}",
+             _fmt(e["seconds"], ".4g", 1e3), _fmt_speedup(e["speedup"]), _fmt(e["energy_j"], ".1f", 1e3),
+             _fmt(e["sparse_area_mm2"], ".3g")] for e in front[:MAX_FRONT_ROWS]]
+    out += _table(["design", "pattern", "time (ms)", "speedup", "energy (mJ)", "sparse area (mm²)"], body)
+    if len(front) > MAX_FRONT_ROWS:
+        out += ["", f"... and {len(front) - MAX_FRONT_ROWS} more (fastest first)."]
+    return out + [""]
+
 def _clock_part(rows, arch, wl) -> str:
     """The SM clocks the board's power limit allowed over the layers, and the highest power."""
     pts = [(r["clock_mhz"], r["power_w"]) for r in rows
@@ -85,7 +171,12 @@ def render(rows, totals, figures, title=None, source=None, out_dir=None) -> str:
          f"`sparsesim report {source} --out {out_dir or 'DIR'}`." if source
          else f"{len(rows)} points."),
         "",
-        f"- archs: {', '.join(archs)}",
+        (f"- archs: {', '.join(archs)}" if len(archs) <= MAX_PANELS else
+         f"- archs: {', '.join(D.ordered_unique(r['arch_name'] for r in rows))} ({len(archs)} designs)"),
+        *([f"- varied: " + "; ".join(
+            f"{k} = " + ", ".join(D.format_value(v) for v in D.ordered_unique(
+                r["param_values"][k] for r in rows if k in r["param_values"])) for k in D.varied_keys(rows))]
+          if D.varied_keys(rows) else []),
         "- workloads (batch): " + ", ".join(
             f"{w} ({'/'.join(str(b) for b in sorted({r['batch'] for r in rows if r['workload'] == w}))})"
             for w in workloads),
@@ -106,68 +197,25 @@ def render(rows, totals, figures, title=None, source=None, out_dir=None) -> str:
     out += ["## Summary", ""]
     for wl in workloads:
         out += [f"### {wl}", ""]
-        out += _findings(rows, totals, archs, wl) + [""]
-        # total network speedup table
-        body = []
-        for lab in labels:
-            if lab == "dense":
-                continue
-            cells = [lab if not D.is_unstructured(lab) else f"{lab} @ d={density:g}"]
-            for arch in archs:
-                by_d = totals.get((arch, wl, lab), {})
-                if D.is_unstructured(lab):
-                    v = by_d.get(density)
-                else:
-                    v = next(iter(by_d.values()), None)
-                cells.append(_fmt_speedup(v and v["speedup"]))
-            body.append(cells)
-        out += ["Total network speedup over dense (all GEMM layers, repeat-weighted):", ""]
-        out += _table(["pattern"] + archs, body) + [""]
-        dense_line = []
-        for arch in archs:
-            d = totals.get((arch, wl, "dense"), {}).get(1.0)
-            if d:
-                dense_line.append(f"{arch} {d['seconds'] * 1e3:.3f} ms, {d['dram_total'] / 1e6:.1f} MB DRAM")
-        if dense_line:
-            out += ["Dense baseline per inference: " + "; ".join(dense_line) + ".", ""]
-
-        # crossovers
-        body = []
-        for arch in archs:
-            for lab, c in sorted(D.crossovers(totals, arch, wl).items()):
-                body.append([arch, lab, c["vs_dense_text"],
-                             f"{c['vs_nm_text']} (vs {c['nm']} {_fmt_speedup(c.get('nm_speedup'))})"
-                             if c["nm"] else "n/a"])
-        if body:
-            out += ["Crossover densities (linear interpolation on the density grid): below the "
-                    "first, the unstructured format beats dense; below the second, it beats the "
-                    "fastest N:M pattern.", ""]
-            out += _table(["arch", "format", "beats dense below d =", "beats best N:M below d ="],
-                          body) + [""]
-
-        # best pattern per layer at the common density
-        layers = D.workload_layers(rows, wl)
-        body = []
-        for _, name, rep in layers:
-            cells = [name, rep]
-            for arch in archs:
-                at = D.at_density(rows, arch, wl, density).get(name, {})
-                best = max(((r["speedup"], lab) for lab, r in at.items() if r["speedup"]),
-                           default=None)
-                bound = (at.get("dense") or {}).get("bound") or "?"
-                cells.append(f"{best[1]} {best[0]:.2f}x ({bound})" if best else "n/a")
-            body.append(cells)
-        out += [f"Best pattern per layer at density {density:g} (N:M at its own density, "
-                "unstructured formats at this density; in brackets the resource that bounds "
-                "the dense layer):", ""]
-        out += _table(["layer", "repeat"] + archs, body) + [""]
+        dtype = next(r["dtype"] for r in rows if r["workload"] == wl)
+        out += _design_section(totals, rows, wl, labels, density, dtype)
+        wl_archs = [a for a in archs if any(r["arch"] == a and r["workload"] == wl for r in rows)]
+        if len(wl_archs) <= MAX_PANELS:
+            out += _per_arch_sections(rows, totals, wl_archs, wl, labels, density, dtype)
+        else:
+            out += [f"{len(wl_archs)} designs: the per-design tables and figures are left out; see the "
+                    "table above, the parameter and Pareto figures.", ""]
+        out += _pareto_section(totals, wl, density)
 
         # figures
         for kind, caption in (
             ("speedup", "Network speedup vs density (N:M points marked, break-even densities annotated)"),
             ("traffic", "DRAM traffic per inference vs density"),
+            ("energy", "Energy per inference and per operation vs density"),
             ("layers", f"Per-layer speedup at density {density:g}"),
             ("bound", "Roofline-style view: what bounds each layer (dense and N:M)"),
+            ("pareto", "Design points in time, energy and sparse-datapath area; Pareto front ringed"),
+            ("params", "Network speedup and energy against each varied parameter"),
         ):
             paths = figures.get((kind, wl))
             if paths:
@@ -184,3 +232,65 @@ def render(rows, totals, figures, title=None, source=None, out_dir=None) -> str:
             out += ["", f"... and {len(errors) - 30} more (see the results table)."]
         out += [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _per_arch_sections(rows, totals, archs, wl, labels, density, dtype) -> list[str]:
+    """The tables with one column per arch: speedups, crossovers, best pattern per layer, energy."""
+    return (_findings(rows, totals, archs, wl) + [""]
+            + _speedup_table(totals, archs, wl, labels, density)
+            + _crossover_table(totals, archs, wl)
+            + _best_layer_table(rows, archs, wl, density)
+            + _energy_section(totals, archs, wl, labels, density, dtype))
+
+
+def _speedup_table(totals, archs, wl, labels, density) -> list[str]:
+    body = []
+    for lab in labels:
+        if lab == "dense":
+            continue
+        cells = [lab if not D.is_unstructured(lab) else f"{lab} @ d={density:g}"]
+        for arch in archs:
+            v = _nm_or_at(totals.get((arch, wl, lab), {}), lab, density)
+            cells.append(_fmt_speedup(v and v["speedup"]))
+        body.append(cells)
+    out = ["Total network speedup over dense (all GEMM layers, repeat-weighted):", ""]
+    out += _table(["pattern"] + archs, body) + [""]
+    dense_line = []
+    for arch in archs:
+        d = totals.get((arch, wl, "dense"), {}).get(1.0)
+        if d:
+            dense_line.append(f"{arch} {d['seconds'] * 1e3:.3f} ms, {d['dram_total'] / 1e6:.1f} MB DRAM")
+    if dense_line:
+        out += ["Dense baseline per inference: " + "; ".join(dense_line) + ".", ""]
+    return out
+
+
+def _crossover_table(totals, archs, wl) -> list[str]:
+    body = []
+    for arch in archs:
+        for lab, c in sorted(D.crossovers(totals, arch, wl).items()):
+            body.append([arch, lab, c["vs_dense_text"],
+                         f"{c['vs_nm_text']} (vs {c['nm']} {_fmt_speedup(c.get('nm_speedup'))})"
+                         if c["nm"] else "n/a"])
+    if not body:
+        return []
+    out = ["Crossover densities (linear interpolation on the density grid): below the "
+           "first, the unstructured format beats dense; below the second, it beats the "
+           "fastest N:M pattern.", ""]
+    return out + _table(["arch", "format", "beats dense below d =", "beats best N:M below d ="], body) + [""]
+
+
+def _best_layer_table(rows, archs, wl, density) -> list[str]:
+    body = []
+    for _, name, rep in D.workload_layers(rows, wl):
+        cells = [name, rep]
+        for arch in archs:
+            at = D.at_density(rows, arch, wl, density).get(name, {})
+            best = max(((r["speedup"], lab) for lab, r in at.items() if r["speedup"]), default=None)
+            bound = (at.get("dense") or {}).get("bound") or "?"
+            cells.append(f"{best[1]} {best[0]:.2f}x ({bound})" if best else "n/a")
+        body.append(cells)
+    out = [f"Best pattern per layer at density {density:g} (N:M at its own density, "
+           "unstructured formats at this density; in brackets the resource that bounds "
+           "the dense layer):", ""]
+    return out + _table(["layer", "repeat"] + archs, body) + [""]

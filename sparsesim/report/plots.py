@@ -14,6 +14,11 @@ Per workload, one panel per arch:
   against arithmetic intensity (dense-equivalent FLOP per DRAM byte), colour =
   the resource that bounds the layer, with the arch's compute and DRAM roofs
   when the arch config can be loaded.
+* ``energy_<wl>``, ``pareto_<wl>``, ``params_<wl>``: energy, Pareto front and varied
+  parameters (:mod:`.design_plots`).
+
+The per-arch figures draw one panel per design and are left out when a sweep has more than
+:data:`MAX_PANELS` designs (a parameter grid).
 """
 
 from __future__ import annotations
@@ -63,6 +68,9 @@ def throughput_unit(dtype: str) -> tuple[str, str]:
     return ("TOPS", "OP") if str(dtype).startswith("int") else ("TFLOP/s", "FLOP")
 
 
+MAX_PANELS = 4  # designs drawn side by side in one figure
+
+
 def _colors(labels):
     return {lab: pattern_color(lab) for lab in labels}
 
@@ -80,6 +88,12 @@ def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
         paths.append(path)
     _plt().close(fig)
     return paths
+
+
+def _wrap(title: str, width: int = 60) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width))
 
 
 def _short(lab: str) -> str:
@@ -139,7 +153,7 @@ def speedup_figure(totals, archs, workload, labels, colors):
                     nm_notes.append(f"{lab:<14} {sp[0]:.2f}x at d = {ds[0]:g}")
         if notes or nm_notes:
             _textbox(ax, nm_notes + notes)
-        ax.set_title(f"{workload} on {arch}")
+        ax.set_title(_wrap(f"{workload} on {arch}"))
         ax.set_xlabel("density of A (fraction of weights kept)")
         ax.set_xlim(0, 1.02)
         ax.grid(alpha=0.3)
@@ -149,6 +163,28 @@ def speedup_figure(totals, archs, workload, labels, colors):
     _figure_legend(fig, axes[0])
     fig.tight_layout()
     return fig
+
+
+def density_series(ax, totals, arch, workload, labels, colors, value):
+    """Draw each pattern's network ``value(total)`` against density on ``ax``: unstructured
+    formats as curves, N:M patterns as marked points.  Returns ``[(label, value, total)]`` of
+    the N:M points (for the notes under the panel)."""
+    marked = []
+    for lab in labels:
+        by_d = totals.get((arch, workload, lab))
+        if not by_d or lab == "dense":
+            continue
+        pts = [(d, value(v), v) for d, v in by_d.items() if value(v) is not None]
+        if not pts:
+            continue
+        ds, ys = [p[0] for p in pts], [p[1] for p in pts]
+        if D.is_unstructured(lab):
+            ax.plot(ds, ys, UNSTRUCT_STYLE.get(lab, "-"), color=colors[lab], lw=1.8, label=_short(lab))
+        else:
+            ax.plot(ds, ys, MARKERS.get(lab, "o"), color=colors[lab], ms=9, markeredgecolor="black",
+                    label=lab, zorder=5)
+            marked.append((lab, ys[0], pts[0][2]))
+    return marked
 
 
 def traffic_figure(totals, archs, workload, labels, colors):
@@ -164,24 +200,13 @@ def traffic_figure(totals, archs, workload, labels, colors):
             if dense:
                 ax.axhline(dense[key] / 1e6, color="black", lw=1, ls=":", label="dense")
                 notes.append(f"{'dense':<6} {dense[key] / 1e6:8.1f} MB")
-            for lab in labels:
-                by_d = totals.get((arch, workload, lab))
-                if not by_d or lab == "dense":
-                    continue
-                ds = list(by_d)
-                ys = [v[key] / 1e6 for v in by_d.values()]
-                if D.is_unstructured(lab):
-                    ax.plot(ds, ys, UNSTRUCT_STYLE.get(lab, "-"), color=colors[lab], lw=1.8,
-                            label=_short(lab))
-                else:
-                    ax.plot(ds, ys, MARKERS.get(lab, "o"), color=colors[lab], ms=9,
-                            markeredgecolor="black", label=lab, zorder=5)
-                    v = next(iter(by_d.values()))
-                    meta = f" (meta {v['dram_a_metadata'] / 1e6:.1f})" if key == "dram_a" else ""
-                    notes.append(f"{lab:<6} {ys[0]:8.1f} MB{meta}")
+            for lab, y, v in density_series(ax, totals, arch, workload, labels, colors,
+                                            lambda v, k=key: v[k] / 1e6):
+                meta = f" (meta {v['dram_a_metadata'] / 1e6:.1f})" if key == "dram_a" else ""
+                notes.append(f"{lab:<6} {y:8.1f} MB{meta}")
             if notes:
                 _textbox(ax, notes)
-            ax.set_title(f"{workload} on {arch}: {what}", fontsize=9)
+            ax.set_title(_wrap(f"{workload} on {arch}: {what}"), fontsize=9)
             ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
             if col == 0:
@@ -242,13 +267,14 @@ def layers_figure(rows, archs, workload, labels, colors, density):
     return fig
 
 
-def _roofs(arch_name, dtype):
+def _roofs(arch_name, dtype, params=None):
     """(peak dense FLOP/s, DRAM bytes/s, (native N:M, its dense-equivalent peak)) of an
-    arch config at its sustained clock, or None if the config lacks these fields."""
+    arch config (with the varied ``params`` applied) at its sustained clock, or None if the
+    config lacks these fields."""
     try:
-        from ..arch import load_arch
+        from ..arch import derive, load_arch
 
-        a = load_arch(arch_name)
+        a = derive(arch_name, params) if params else load_arch(arch_name)
         macs = a.tensor_core.dense_macs_per_cycle[dtype]
         flops = 2.0 * macs * a.sm.count * a.sm.tensor_cores_per_sm * a.clock.sustained_mhz * 1e6
         tc = a.tensor_core
@@ -279,9 +305,10 @@ def bound_figure(rows, archs, workload, labels):
                 ax.scatter(xs, ys, marker=MARKERS.get(lab, "o"), s=34,
                            c=[bcol.get(r["bound"], "grey") for r in sel], edgecolors="black",
                            linewidths=0.4, zorder=4)
-        dtype = next((r["dtype"] for r in rows if r["arch"] == arch), "fp16")
+        first = next((r for r in rows if r["arch"] == arch), {})
+        dtype = first.get("dtype", "fp16")
         unit, what = throughput_unit(dtype)
-        roofs = _roofs(arch, dtype)
+        roofs = _roofs(first.get("arch_name", arch), dtype, first.get("param_values"))
         if roofs and xs_all:
             import numpy as np
 
@@ -295,7 +322,7 @@ def bound_figure(rows, archs, workload, labels):
             ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"{workload} on {arch}", fontsize=10)
+        ax.set_title(_wrap(f"{workload} on {arch}"), fontsize=10)
         ax.set_xlabel(f"arithmetic intensity (dense-equivalent {what} / DRAM byte)")
         ax.grid(alpha=0.3, which="both")
     dtypes = {r["dtype"] for r in rows if r["workload"] == workload}
@@ -322,16 +349,29 @@ def write_figures(rows, out_dir, totals=None, progress=False) -> dict:
     colors = _colors(labels)
     density = D.nearest_density(rows, 0.5)
     from ..progress import steps
+    from . import design_plots as DP
 
     jobs = []
     for wl in D.ordered_unique(r["workload"] for r in rows):
-        wl_archs = [a for a in archs if any(r["arch"] == a and r["workload"] == wl for r in rows)]
-        jobs += [
-            ("speedup", wl, lambda a=wl_archs, w=wl: speedup_figure(totals, a, w, labels, colors)),
-            ("traffic", wl, lambda a=wl_archs, w=wl: traffic_figure(totals, a, w, labels, colors)),
-            ("layers", wl, lambda a=wl_archs, w=wl: layers_figure(rows, a, w, labels, colors, density)),
-            ("bound", wl, lambda a=wl_archs, w=wl: bound_figure(rows, a, w, labels)),
-        ]
+        wl_rows = [r for r in rows if r["workload"] == wl]
+        wl_archs = [a for a in archs if any(r["arch"] == a for r in wl_rows)]
+        dtype = wl_rows[0]["dtype"]
+        if len(wl_archs) <= MAX_PANELS:
+            jobs += [
+                ("speedup", wl, lambda a=wl_archs, w=wl: speedup_figure(totals, a, w, labels, colors)),
+                ("traffic", wl, lambda a=wl_archs, w=wl: traffic_figure(totals, a, w, labels, colors)),
+                ("layers", wl, lambda a=wl_archs, w=wl: layers_figure(rows, a, w, labels, colors, density)),
+                ("bound", wl, lambda a=wl_archs, w=wl: bound_figure(rows, a, w, labels)),
+            ]
+            if D.has_energy(totals, wl):
+                jobs.append(("energy", wl, lambda a=wl_archs, w=wl, dt=dtype:
+                             DP.energy_figure(totals, a, w, labels, colors, dt)))
+        entries = D.pareto_designs(totals, wl)
+        if len(entries) > 1:
+            jobs.append(("pareto", wl, lambda e=entries, w=wl: DP.pareto_figure(e, w)))
+        if D.varied_keys(wl_rows):
+            jobs.append(("params", wl, lambda w=wl, wr=wl_rows: DP.params_figure(totals, wr, w, labels, colors,
+                                                                                   density)))
     figs = {}
     for kind, wl, make in steps(jobs, "figures", enabled=progress):
         figs[(kind, wl)] = save_figure(make(), out_dir, f"{kind}_{wl}")
