@@ -211,11 +211,15 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
         raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     if isinstance(archs, (str, os.PathLike)) or dataclasses.is_dataclass(archs):
         archs = [archs]
+    elif isinstance(archs, (bytes, dict)) or not hasattr(archs, "__iter__"):
+        raise InputError(f"archs must be a name, a path, an arch or a list of them, got {archs!r:.60}")
     archs = _unique(archs)
     if not archs:
         raise InputError("no arch given; name at least one (e.g. --arch a100)")
-    if isinstance(workloads, (str, Workload)):
+    if isinstance(workloads, (str, os.PathLike, Workload)):
         workloads = [workloads]
+    elif isinstance(workloads, (bytes, dict)) or not hasattr(workloads, "__iter__"):
+        raise InputError(f"workloads must be a name, a path, a Workload or a list of them, got {workloads!r:.60}")
     designs = expand(archs, params)
     wls = [w if isinstance(w, Workload) else load_workload(w, batch=batch, **workload_options)
            for w in workloads]
