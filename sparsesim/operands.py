@@ -68,9 +68,14 @@ def load_layer(path, name: str) -> tuple[str, np.ndarray]:
     tensors = load_safetensors(path)
     key = find_layer(tensors, name, f"weights file {str(path)!r}")
     w = np.asarray(tensors[key])
-    if w.ndim != 2:
+    if w.ndim != 2 or 0 in w.shape:
         raise InputError(f"layer {key!r} of {str(path)!r} has shape {w.shape}; a GEMM weight is 2-D [out, in]")
-    return key, np.asarray(w, dtype=np.float32)
+    if w.dtype.kind not in "fiu":
+        raise InputError(f"layer {key!r} of {str(path)!r} is {w.dtype}; expected float or integer weights")
+    w = np.asarray(w, dtype=np.float32)
+    if not np.isfinite(w).all():
+        raise InputError(f"layer {key!r} of {str(path)!r} has NaN or Inf values (or values beyond float32)")
+    return key, w
 
 
 def prune_to(w: np.ndarray, pattern, density=None) -> np.ndarray:
@@ -98,8 +103,16 @@ def to_bf16_bits(x: np.ndarray) -> np.ndarray:
         .view(np.uint16)
 
 
+def _fits(x: np.ndarray, dtype: str, what: str) -> None:
+    """Refuse values a cast to ``dtype`` would turn into infinities."""
+    top = {"fp16": 65504.0, "bf16": 3.3895313892515355e38}.get(dtype)  # the largest finite values
+    if top is not None and x.size and float(np.max(np.abs(x))) > top:
+        raise InputError(f"{what} has values beyond the {dtype} range (largest magnitude {top:g})")
+
+
 def weights_as(w: np.ndarray, dtype: str):
     """(A in ``dtype``, per-row scale or None)."""
+    _fits(w, dtype, "the layer")
     if dtype == "fp16":
         return w.astype(np.float16), None
     if dtype == "bf16":
@@ -112,6 +125,7 @@ def weights_as(w: np.ndarray, dtype: str):
 
 def activations_as(x: np.ndarray, dtype: str):
     """(B in ``dtype``, scale or None)."""
+    _fits(x, dtype, "the activations")
     if dtype == "fp16":
         return x.astype(np.float16), None
     if dtype == "bf16":
@@ -126,13 +140,10 @@ _NATIVE = {"int8": np.dtype(np.int8), "fp16": np.dtype(np.float16), "bf16": np.d
 
 
 def load_activations(path, k: int, dtype: str) -> np.ndarray:
+    from .io import read_npy
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"activations file {str(p)!r} does not exist")
-    try:
-        x = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise InputError(f"{str(p)!r} is not a readable .npy file: {exc}") from None
+    x = read_npy(p, "activations")
     if x.ndim != 2 or x.shape[0] != k:
         hint = " (transpose it: B is k x n, features x tokens)" if x.ndim == 2 and x.shape[1] == k else ""
         raise InputError(f"activations {str(p)!r} have shape {x.shape}; the layer needs B of shape ({k}, n){hint}")
@@ -155,6 +166,8 @@ def operands(w: np.ndarray, x: np.ndarray, pattern, density, dtype: str) -> Oper
     wp = prune_to(np.asarray(w, dtype=np.float32), pattern, density)
     a, a_scale = weights_as(wp, dtype)
     if x.dtype == _NATIVE[dtype]:
+        if dtype == "fp16" and not np.isfinite(x).all():
+            raise InputError("activations have NaN or Inf values")
         b, b_scale, x32 = x, (1.0 if dtype == "int8" else None), None
     else:
         x32 = np.asarray(x, dtype=np.float32)
@@ -165,10 +178,21 @@ def operands(w: np.ndarray, x: np.ndarray, pattern, density, dtype: str) -> Oper
 
 
 def layer_operands(path, layer: str, pattern="dense", density=None, dtype="fp16", n=None, activations=None,
-                   seed: int = 0) -> Operands:
-    """Operands of a layer of a ``.safetensors`` file (see the module docstring)."""
+                   seed: int = 0, limits=None) -> Operands:
+    """Operands of a layer of a ``.safetensors`` file (see the module docstring).  With
+    ``limits`` (:class:`sparsesim.timing.Limits`), the exec-mode limits are checked before
+    the activations are read or drawn."""
+    if dtype not in DTYPES:
+        raise InputError(f"real-weight runs take dtype {', '.join(DTYPES)}, got {dtype!r}")
     key, w = load_layer(path, layer)
     k = w.shape[1]
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise InputError(f"n (tokens) must be a positive integer, got {n!r}")
+    if limits is not None:
+        from .timing.limits import check_dims, check_exec
+
+        check_dims(w.shape[0], n or 128, k, limits)
+        check_exec(w.shape[0], n or 128, k, limits)
     if activations is not None:
         x = load_activations(activations, k, dtype)
         if n is not None and x.shape[1] != n:

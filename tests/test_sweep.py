@@ -498,12 +498,15 @@ def test_committed_default_report_comes_from_the_current_model():
         "arch config changed since; regenerate it with `sparsesim sweep --default` and commit it")
 
 
-def test_table_without_model_column_is_refused_untouched(tmp_path):
+def test_table_of_an_earlier_version_is_kept_aside(tmp_path, caplog):
     from sparsesim.dse.store import COLUMNS as cols
 
     old = tmp_path / "old.csv"
     text = ",".join(c for c in cols if c != "model") + "\n"
     old.write_text(text)
-    with pytest.raises(InputError, match="earlier sparsesim.*no model fingerprint"):
-        run_sweep(small_plan(), old, fakes.roofline_point, jobs=1)
-    assert old.read_text() == text
+    with caplog.at_level("WARNING"):
+        res = run_sweep(small_plan(), old, fakes.roofline_point, jobs=1)
+    kept = [p for p in tmp_path.glob("old.*.csv")]
+    assert len(kept) == 1 and kept[0].read_text() == text  # nothing lost
+    assert res.computed == res.total and read_results(old)
+    assert len(caplog.records) == 1 and str(kept[0]) in caplog.records[0].getMessage()

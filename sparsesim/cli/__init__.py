@@ -61,7 +61,13 @@ def _add_common(p) -> None:
 
 def _setup(args) -> None:
     from .._resources import prepend_env_path
+    from ..errors import InputError
+    from ..io import is_dir
 
+    for flag, dirs in (("--arch-path", args.arch_path), ("--workload-path", args.workload_path)):
+        for d in dirs:
+            if not is_dir(d):
+                raise InputError(f"{flag} {d!r}: no such folder")
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="sparsesim: %(message)s", stream=sys.stderr)
     # through the environment, so that worker processes search the same folders

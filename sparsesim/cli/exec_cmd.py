@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ._types import integer
+
+MAX_REPS = 1000  # each repetition times one layer in both modes: seconds each
 DEFAULT_OUT = "exec-report"  # in the working directory, never onto the committed reports/exec
 
 
@@ -15,9 +18,11 @@ def register(sub) -> None:
             "mode at the same density. Writes report.md, results.csv, summary.csv, occupancy.csv, timing.csv and "
             "figures to --out."))
     p.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
-    p.add_argument("--weights", help="model.safetensors of a BERT-style encoder (default: the installed package)")
+    p.add_argument("--weights", help="model.safetensors of a BERT-style encoder, vocab.txt beside it "
+                   "(default: the installed package)")
     p.add_argument("--layers", default=None, help="encoder layers to run, e.g. 0,5 (default all)")
-    p.add_argument("--reps", type=int, default=5, help="repetitions of the exec-vs-statistical wall-time measurement")
+    p.add_argument("--reps", type=integer, default=5,
+                   help=f"repetitions of the exec-vs-statistical wall-time measurement (1 .. {MAX_REPS})")
     p.add_argument("--render-only", action="store_true",
                    help="re-render report.md and the figures from the CSV files already in --out")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -29,11 +34,11 @@ def _layers(text):
 
     if text is None:
         return None
-    try:
-        out = sorted({int(x) for x in text.split(",") if x.strip()})
-    except ValueError:
-        raise InputError(f"--layers {text!r}: expected comma-separated layer numbers, e.g. 0,5") from None
-    if not out or min(out) < 0:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not all(x.isascii() and x.isdigit() and len(x) <= 6 for x in items):
+        raise InputError(f"--layers {text!r}: expected comma-separated layer numbers in digits 0-9, e.g. 0,5")
+    out = sorted({int(x) for x in items})
+    if not out:
         raise InputError(f"--layers {text!r}: expected layer numbers >= 0")
     return out
 
@@ -43,8 +48,9 @@ def _run(args) -> int:
     from pathlib import Path
 
     from ..errors import InputError
+    from ..io import check_output_dir
     from ..progress import Progress
-    from ..quant.accuracy import default_model_dir, load_model
+    from ..quant.accuracy import default_model_dir, encoder_layers, load_model
     from ..report import exec_render, exec_study
 
     out = Path(args.out)
@@ -53,12 +59,13 @@ def _run(args) -> int:
     if args.render_only:
         rows, occ, timing, meta = exec_render.read_back(out)
     else:
-        if args.reps < 1:
-            raise InputError(f"--reps must be at least 1, got {args.reps}")
+        if not 1 <= args.reps <= MAX_REPS:
+            raise InputError(f"--reps must be in 1..{MAX_REPS}, got {args.reps}")
         layers = _layers(args.layers)
-        model_dir = Path(args.weights).parent if args.weights else default_model_dir()
+        check_output_dir(out)  # before the study
+        model_dir = args.weights if args.weights else default_model_dir()
         tensors, vocab = load_model(model_dir)
-        known = {int(k.split(".")[2]) for k in tensors if k.startswith("encoder.layer.")}
+        known = set(encoder_layers(tensors))
         if layers is not None and not set(layers) <= known:
             raise InputError(f"--layers {args.layers}: the model has layers {min(known)}..{max(known)}")
         t0 = time.perf_counter()

@@ -59,22 +59,9 @@ def register(sub) -> None:
 
 def _load_npy(path):
     """The single array of a .npy file."""
-    import numpy as np
+    from ..io import read_npy
 
-    from ..errors import FileError, InputError
-    from ..io import user_file
-
-    with user_file(path, "rb", "input") as f:
-        try:
-            w = np.load(f, allow_pickle=False)
-        except FileError:
-            raise
-        except _UNREADABLE as exc:
-            raise InputError(f"{path}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
-        if not isinstance(w, np.ndarray):
-            w.close()
-            raise InputError(f"{path}: expected a single array (.npy), got an archive")
-    return w
+    return read_npy(path, "input")
 
 
 def _load_archive(path):

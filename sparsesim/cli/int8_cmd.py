@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+DEFAULT_OUT = "int8-accuracy-report"  # in the working directory, never onto the committed reports/int8_accuracy
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -16,18 +18,21 @@ def register(sub) -> None:
             "(pip install -e '.[models]')."
         ),
     )
-    p.add_argument("--out", "-o", default="reports/int8_accuracy", help="output folder (default reports/int8_accuracy)")
+    p.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")
     p.add_argument("--model", default=None, help="folder with model.safetensors and vocab.txt (default: the installed package)")
     p.set_defaults(func=_accuracy)
 
 
 def _accuracy(args) -> int:
+    from ..io import check_output_dir
     from ..quant.accuracy import write_report
+
+    check_output_dir(args.out)  # before the minutes of measuring
 
     def progress(msg):
         print(f"  {msg}", file=sys.stderr, flush=True)
 
-    cmd = "sparsesim accuracy" + (f" --out {args.out}" if args.out != "reports/int8_accuracy" else "")
+    cmd = "sparsesim accuracy" + (f" --out {args.out}" if args.out != DEFAULT_OUT else "")
     res = write_report(args.out, args.model, progress=progress, command=cmd)
     print(f"wrote {args.out}/report.md and {args.out}/int8_accuracy.png ({len(res.rows)} rows)")
     for r in res.rows:

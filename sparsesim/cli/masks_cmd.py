@@ -45,10 +45,13 @@ def _masks(args) -> int:
             )
     if args.max_sweeps < 1:
         raise InputError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
+    if args.layers is not None and args.layers < 1:
+        raise InputError(f"--layers must be at least 1, got {args.layers}")
+    from ..io import check_output_dir
+
+    check_output_dir(args.out)  # before the study
     tensors = report.load_safetensors(path)
     if args.layers is not None:
-        if args.layers < 1:
-            raise InputError(f"--layers must be at least 1, got {args.layers}")
         keep = {name for name, _ in report.linear_layers(tensors)[: args.layers]}
         tensors = {k: v for k, v in tensors.items() if k in keep}
 

@@ -10,9 +10,7 @@ import math
 import re
 
 KERNEL_CHOICES = ("fp32", "avx512-int8", "vnni", "vnni-2to4", "vnni-2to4-mux", "avx512-int8-2to4-mux")
-# The loop reaches its steady state within a few dozen iterations; each simulated one
-# costs about a millisecond, so this bounds a run to seconds (docs/limits.md).
-MAX_ITERATIONS = 10_000
+from ..cpu.portmodel import MAX_ITERATIONS  # noqa: E402 - the port model's own limit
 _DIMS = re.compile(r"[0-9]{1,30}(?:[x*][0-9]{1,30})*", re.ASCII | re.IGNORECASE)
 
 

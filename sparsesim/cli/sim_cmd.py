@@ -79,6 +79,11 @@ def _archs(args) -> int:
         width = max((len(r["name"]) for r in rows), default=4)
         for r in rows:
             print(f"{r['name']:<{width}}  {r['kind']:<4}  {r['description']}")
+    bad = [r for r in rows if r["kind"] == "?"]
+    if bad:  # listed above with the others; the exit status says something is wrong
+        sys.stdout.flush()
+        raise ConfigError(f"{len(bad)} invalid config file(s), first {bad[0]['path']}: "
+                          f"{bad[0]['description'][len('INVALID: '):]}")
     return 0
 
 
@@ -89,6 +94,12 @@ def _simulate(args) -> int:
     limits = parse_overrides(args.limit)
     if args.seed < 0:
         raise InputError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.save_output:
+        from ..io import check_output_file
+
+        if args.mode != "exec" and not (args.weights or args.layer):
+            raise InputError("--save-output writes C, which only mode exec computes (--mode exec or --weights)")
+        check_output_file(args.save_output)  # before the simulation
     extra = {}
     if args.weights or args.layer:
         m, n, k = _weights_gemm(args, extra, limits)
@@ -100,6 +111,10 @@ def _simulate(args) -> int:
         extra["a"], extra["b"] = _exec_operands(m, n, k, args, limits)
     res = simulate(args.arch, m, n, k, args.dtype, args.pattern, density=args.density,
                    mode=args.mode, format=args.format, encoding=args.encoding, limits=limits, **extra)
+    if args.save_output and res.output is not None:
+        from ..io import save_npy_atomic
+
+        save_npy_atomic(args.save_output, res.output)
     if args.json:
         print(json.dumps(res.to_dict(), indent=2))
         return 0
@@ -143,9 +158,6 @@ def _simulate(args) -> int:
               f"{e['empty_ctas']} empty CTAs); A non-zeros {e['a_nonzeros']} (density {e['a_density']:.4f}); "
               f"wall {e['wall_seconds']:.2f} s", file=out)
     if args.save_output and res.output is not None:
-        from ..io import save_npy_atomic
-
-        save_npy_atomic(args.save_output, res.output)
         print(f"  output      C ({res.output.dtype}) written to {args.save_output}", file=out)
     if res.tile_cycles:
         tc = res.tile_cycles
@@ -164,9 +176,11 @@ def _weights_gemm(args, extra, limits):
     if args.mode not in ("statistical", "exec"):
         raise InputError(f"--weights runs in mode exec, not {args.mode}")
     args.mode = "exec"
+    if args.tokens is not None and args.tokens < 1:
+        raise InputError(f"--tokens must be a positive integer, got {args.tokens}")
     n = args.gemm[1] if args.gemm else args.tokens
     ops = layer_operands(args.weights, args.layer, args.pattern, args.density, args.dtype, n=n,
-                         activations=args.activations, seed=args.seed)
+                         activations=args.activations, seed=args.seed, limits=limits)
     (m, k), n = ops.a.shape, ops.b.shape[1]
     if args.gemm and (args.gemm[0], args.gemm[2]) != (m, k):
         raise InputError(f"--gemm {args.gemm[0]}x{args.gemm[1]}x{args.gemm[2]} does not match layer "

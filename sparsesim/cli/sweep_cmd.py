@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+
+from ._types import integer
 
 DEFAULT_ARCHS = ("a100", "a100-4of8", "h100")
 DEFAULT_WORKLOADS = ("bert-base", "resnet-50")
@@ -18,7 +21,7 @@ def register(subparsers) -> None:
                     "GEMM layers (m, n, k, repeat).",
     )
     p.add_argument("name", nargs="?", help="a workload name or path to show layer by layer")
-    p.add_argument("--batch", type=int, metavar="N", help="batch size (images or sequences)")
+    p.add_argument("--batch", type=integer, metavar="N", help="batch size (images or sequences)")
     _workload_options(p)
     p.set_defaults(func=_workloads)
 
@@ -49,7 +52,7 @@ def register(subparsers) -> None:
     p.add_argument("--densities", metavar="GRID",
                    help="START:STOP:STEP (inclusive) or a comma list, for unstructured patterns "
                         "(default 0.05:1.0:0.05)")
-    p.add_argument("--batch", type=int, metavar="N",
+    p.add_argument("--batch", type=integer, metavar="N",
                    help="batch size for every workload (images, or sequences of the file's seq_len "
                         f"tokens); default: each file's own, {DEFAULT_BATCH} with --default")
     p.add_argument("--dtype", default="fp16", help="element type of A and B (default fp16)")
@@ -58,14 +61,14 @@ def register(subparsers) -> None:
     p.add_argument("--out", metavar="FILE",
                    help="results table: .csv (plus a .parquet copy when pyarrow is installed), .parquet or "
                         ".sqlite; the rows are kept in FILE's .sqlite store while the sweep runs")
-    p.add_argument("--jobs", type=int, metavar="N", help="local worker processes (default: all cores; 1 = in-process)")
+    p.add_argument("--jobs", type=integer, metavar="N", help="local worker processes (default: all cores; 1 = in-process)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster instead of local processes")
     p.add_argument("--retry-errors", action="store_true", help="recompute points whose stored row holds an error")
     p.add_argument("--evaluator", metavar="MODULE:FUNC", help="custom point model instead of sparsesim.simulate")
     p.add_argument("--weights", metavar="FILE.safetensors",
                    help="run every prunable layer in exec mode on the tensors of this file that carry its name "
                         "(pruned to each pattern and density; activations drawn with --seed); see docs/timing.md")
-    p.add_argument("--seed", type=int, default=0, help="seed of the activations of a --weights sweep")
+    p.add_argument("--seed", type=integer, default=0, help="seed of the activations of a --weights sweep")
     p.add_argument("--default", action="store_true",
                    help="the default study: fills in arch/workload/batch/out and writes a report beside "
                         f"the results ({DEFAULT_DIR}/ unless --out or --report say otherwise)")
@@ -94,7 +97,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("name", choices=("datapath",), help="which study (datapath)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder, e.g. reports/datapath")
-    p.add_argument("--jobs", type=int, metavar="N", help="local worker processes (default: all cores)")
+    p.add_argument("--jobs", type=integer, metavar="N", help="local worker processes (default: all cores)")
     p.add_argument("--weights", metavar="FILE",
                    help="model .safetensors for the accuracy proxy (default: the installed all-MiniLM-L6-v2)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summary")
@@ -105,9 +108,9 @@ def _workload_options(p) -> None:
     g = p.add_argument_group("Hugging Face config.json workloads")
     g.add_argument("--phase", default="prefill", choices=("prefill", "decode"),
                    help="prefill (batch x seq-len tokens) or decode (one new token per sequence); default prefill")
-    g.add_argument("--seq-len", type=int, metavar="N",
+    g.add_argument("--seq-len", type=integer, metavar="N",
                    help="prompt length of prefill (default: min(2048, max_position_embeddings))")
-    g.add_argument("--context", type=int, metavar="N", help="tokens in the KV cache at decode (default: --seq-len)")
+    g.add_argument("--context", type=integer, metavar="N", help="tokens in the KV cache at decode (default: --seq-len)")
 
 
 def _wl_kwargs(args) -> dict:
@@ -115,7 +118,7 @@ def _wl_kwargs(args) -> dict:
 
 
 def _workloads(args) -> int:
-    from ..errors import ConfigError
+    from ..errors import ConfigError, SparsesimError
     from ..workloads import available_workloads, load_workload
 
     if args.name:
@@ -131,22 +134,25 @@ def _workloads(args) -> int:
               f"{len(wl.layers)} layers, {wl.gemm_count} GEMMs")
         return 0
     print(f"{'name':<30} {'layers':>6} {'GEMMs':>6} {'GMAC':>10}  description")
-    bad = 0
+    bad = []
     for name, path in available_workloads().items():
         try:
             wl = load_workload(path, batch=args.batch, **_wl_kwargs(args))
-        except ConfigError as exc:  # one broken file hides nothing else
-            bad += 1
+        except SparsesimError as exc:  # one broken file hides nothing else
+            bad.append(exc)
             print(f"{name:<30} {'-':>6} {'-':>6} {'-':>10}  INVALID: {exc}")
             continue
         print(f"{name:<30} {len(wl.layers):>6} {wl.gemm_count:>6} {wl.total_macs / 1e9:>10.3f}  {wl.description}")
-    return 1 if bad else 0
+    if bad:  # listed above with the others; the exit status says something is wrong
+        sys.stdout.flush()
+        raise ConfigError(f"{len(bad)} invalid workload file(s), first: {bad[0]}")
+    return 0
 
 
 def _sweep(args) -> int:
-    from ..dse.store import check_table_path
-    from ..dse.sweep import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, check_supported, load_evaluator,
-                             plan_points, run_sweep, simulate_point)
+    from ..dse.api import prepare_sweep
+    from ..dse.checks import SweepErrors
+    from ..dse.sweep import DEFAULT_DENSITIES, DEFAULT_PATTERNS, run_sweep
     from ..errors import InputError
     from ..progress import Progress
 
@@ -164,20 +170,11 @@ def _sweep(args) -> int:
         raise InputError("sweep: give at least one --workload (or --default)")
     if not args.out:
         raise InputError("sweep: give --out RESULTS.csv (or --default)")
-    check_table_path(args.out)
-    evaluator = load_evaluator(args.evaluator) if args.evaluator else simulate_point
-    points = plan_points(args.arch, args.workload,
-                         args.patterns or ",".join(DEFAULT_PATTERNS),
-                         args.densities or DEFAULT_DENSITIES, dtype=args.dtype, mode=args.mode,
-                         batch=args.batch, params=args.params, **_wl_kwargs(args))
-    if evaluator is simulate_point:
-        check_supported(points)
-    if args.weights:
-        from ..dse.weights import prepare
-
-        if args.evaluator:
-            raise InputError("sweep: --weights and --evaluator do not go together")
-        points, evaluator = prepare(points, args.weights, args.seed)
+    points, evaluator = prepare_sweep(
+        args.arch, args.workload, args.patterns or ",".join(DEFAULT_PATTERNS), args.densities or DEFAULT_DENSITIES,
+        dtype=args.dtype, mode=args.mode, batch=args.batch, params=args.params, evaluator=args.evaluator,
+        weights=args.weights, seed=args.seed, jobs=args.jobs, scheduler=args.scheduler, out=args.out,
+        report=report_dir, **_wl_kwargs(args))
     with Progress("sweep", enabled=not args.quiet, unit="pt") as bar:
         res = run_sweep(points, args.out, evaluator, jobs=args.jobs, scheduler=args.scheduler,
                         progress=bar, retry_errors=args.retry_errors)
@@ -195,7 +192,12 @@ def _sweep(args) -> int:
         files = write_report(res.rows, report_dir, source=args.out, progress=not args.quiet)
         if not args.quiet:
             print(f"wrote report {files[0]} ({len(files)} files)")
-    return 1 if res.errors and res.errors == res.total else 0
+    if res.errors:  # said even under -q: the table holds rows without a result
+        first = next(r["error"] for r in res.rows if r["error"])
+        sys.stdout.flush()
+        raise SweepErrors(f"{res.errors} of {res.total} points failed, their rows in {args.out} hold the error "
+                          f"(first: {first[:200]}); fix the cause and rerun with --retry-errors")
+    return 0
 
 
 def _report(args) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -68,6 +70,16 @@ def weight_bytes(kernel_name: str, m: int, k: int) -> dict:
     return {"values": m * k, "metadata": 0}
 
 
+MAX_GHZ = 1e3  # a clock in GHz beyond any silicon; keeps every time finite and non-zero
+
+
+def check_ghz(ghz) -> float:
+    """A clock in GHz: a finite number in (0, :data:`MAX_GHZ`]."""
+    if isinstance(ghz, bool) or not isinstance(ghz, numbers.Real) or not (math.isfinite(ghz) and 0 < ghz <= MAX_GHZ):
+        raise InputError(f"ghz must be a clock in GHz, a number in (0, {MAX_GHZ:g}], got {ghz!r}")
+    return float(ghz)
+
+
 def gemm_timing(arch, kernel: str, m: int, n: int, k: int, cores: int | None = None,
                 ghz: float | None = None, mr: int | None = None, nr: int | None = None) -> CpuGemm:
     """Whole-GEMM estimate on one socket (``cores`` defaults to all cores of the socket).
@@ -88,19 +100,17 @@ def gemm_timing(arch, kernel: str, m: int, n: int, k: int, cores: int | None = N
     """
     from .config import load_cpu_arch
 
+    from ..timing.limits import DEFAULT_LIMITS, check_dims
+
     arch = load_cpu_arch(arch)
-    for label, v in (("m", m), ("n", n), ("k", k)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise InputError(f"GEMM dimension {label} must be a positive integer, got {v!r}")
+    m, n, k = check_dims(m, n, k, DEFAULT_LIMITS)
     kern = build_kernel(kernel, **{key: val for key, val in (("mr", mr), ("nr", nr)) if val is not None})
     if k % max(kern.k_per_iteration, 1):
         raise InputError(f"k={k} must be a multiple of {kern.k_per_iteration} for kernel {kernel!r}")
     cores = arch.core.count if cores is None else cores
-    if not isinstance(cores, int) or not 1 <= cores <= arch.core.count:
+    if isinstance(cores, bool) or not isinstance(cores, int) or not 1 <= cores <= arch.core.count:
         raise InputError(f"cores must be an integer in 1..{arch.core.count}, got {cores!r}")
-    ghz = arch.clock.avx512_all_core_turbo_ghz if ghz is None else float(ghz)
-    if not ghz > 0:
-        raise InputError(f"ghz must be positive, got {ghz!r}")
+    ghz = arch.clock.avx512_all_core_turbo_ghz if ghz is None else check_ghz(ghz)
 
     port = simulate_kernel(arch, kern)
     cols = 16 * kern.nr  # weight rows (of m) per register tile

@@ -112,7 +112,7 @@ def _z(i: int) -> str:
 def build_kernel(name: str, mr: int | None = None, nr: int | None = None) -> Kernel:
     """Instruction stream of one iteration of micro-kernel ``name`` blocked MR x NR
     (defaults: :data:`DEFAULT_BLOCKING`, else 4 x 4)."""
-    if name not in KERNELS:
+    if not isinstance(name, str) or name not in KERNELS:
         raise InputError(f"unknown kernel {name!r}; expected one of {', '.join(KERNELS)}")
     dmr, dnr = DEFAULT_BLOCKING.get(name, (DEFAULT_MR, DEFAULT_NR))
     mr = dmr if mr is None else mr

@@ -40,10 +40,13 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..errors import InputError
-from .microkernels import Kernel, build_kernel
+from ..errors import InputError, LimitError
+from .microkernels import KERNELS, Kernel, build_kernel
 
 DEFAULT_ITERATIONS = 96
+# The loop reaches its steady state within a few dozen iterations; each simulated one
+# costs about a millisecond, so this bounds a call to seconds (docs/limits.md).
+MAX_ITERATIONS = 10_000
 
 # (arch, kernel body, iterations) -> PortResult; the simulation is deterministic
 _RESULTS: dict = {}
@@ -313,6 +316,16 @@ def port_bound(arch, kernel: Kernel):
     return best, "|".join(sorted(best_set, key=lambda p: order.get(p, 0)))
 
 
+def check_iterations(iterations) -> int:
+    """``iterations`` of the port model: an integer in 8 .. :data:`MAX_ITERATIONS`."""
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 8:
+        raise InputError(f"iterations must be an integer in 8..{MAX_ITERATIONS}, got {iterations!r}")
+    if iterations > MAX_ITERATIONS:
+        raise LimitError(f"iterations = {iterations} is above the limit of {MAX_ITERATIONS} (the loop is in its "
+                         "steady state long before; docs/limits.md)")
+    return iterations
+
+
 def simulate_kernel(arch, kernel: Kernel | str, mr: int | None = None, nr: int | None = None,
                     iterations: int = DEFAULT_ITERATIONS) -> PortResult:
     """Steady-state cycles per iteration of ``kernel`` on the core of ``arch``.
@@ -332,8 +345,12 @@ def simulate_kernel(arch, kernel: Kernel | str, mr: int | None = None, nr: int |
         if nr is not None:
             kw["nr"] = nr
         kernel = build_kernel(kernel, **kw)
-    if not isinstance(iterations, int) or iterations < 8:
-        raise InputError(f"iterations must be an integer >= 8, got {iterations!r}")
+    elif not isinstance(kernel, Kernel):
+        raise InputError(f"kernel must be a kernel name (one of {', '.join(KERNELS)}) or a Kernel, "
+                         f"got {type(kernel).__name__} {kernel!r}")
+    elif mr is not None or nr is not None:
+        raise InputError("mr and nr choose the blocking of a kernel given by name; this Kernel is already built")
+    check_iterations(iterations)
     missing = [e for e in kernel.isa if not arch.has_isa(e)]
     if missing:
         raise InputError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import InputError
 from .sweep import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, check_supported, load_evaluator, plan_points,
                     run_sweep, simulate_point)
 
@@ -35,17 +36,10 @@ def sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES
     """
     from ..progress import Progress
 
-    points = plan_points(arch, workload, patterns, densities, dtype=dtype, mode=mode, batch=batch,
-                         params=params, phase=phase, seq_len=seq_len, context=context)
-    if evaluator is None:
-        check_supported(points)
-        evaluator = simulate_point
-    elif isinstance(evaluator, str):
-        evaluator = load_evaluator(evaluator)
-    if weights is not None:
-        from .weights import prepare
-
-        points, evaluator = prepare(points, weights, seed)
+    points, evaluator = prepare_sweep(arch, workload, patterns, densities, dtype=dtype, mode=mode, batch=batch,
+                                      params=params, phase=phase, seq_len=seq_len, context=context,
+                                      evaluator=evaluator, weights=weights, seed=seed, jobs=jobs,
+                                      scheduler=scheduler, out=out)
     with Progress("sweep", enabled=progress, unit="pt") as bar:
         res = run_sweep(points, out, evaluator, jobs=jobs, scheduler=scheduler, progress=bar,
                         retry_errors=retry_errors)
@@ -57,3 +51,34 @@ def sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES
         if as_frame:
             raise
         return res.rows
+
+
+def prepare_sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_DENSITIES, *, dtype="fp16",
+                  mode="statistical", batch=None, phase="prefill", seq_len=None, context=None, params=None,
+                  evaluator=None, weights=None, seed=0, jobs=None, scheduler=None, out=None, report=None):
+    """The points of a sweep and their evaluator, after every check that can be made before
+    the first point runs (:mod:`sparsesim.dse.checks`): workers, scheduler address, seed,
+    outputs, evaluator, archs and designs, workloads, patterns, densities, the dtypes and
+    patterns each design runs, the weights.  Any failure is an InputError; nothing is written."""
+    from .checks import check_evaluator, check_int, check_jobs, check_outputs, check_scheduler
+
+    check_jobs(jobs)
+    check_scheduler(scheduler)
+    check_int(seed, "seed", 0)
+    check_outputs(out, report)
+    if evaluator is not None and weights is not None:
+        raise InputError("a sweep on real weights (--weights) runs the timing engine; it takes no --evaluator")
+    if isinstance(evaluator, str):
+        evaluator = load_evaluator(evaluator)
+    elif evaluator is not None:
+        check_evaluator(evaluator, getattr(evaluator, "__name__", repr(evaluator)))
+    points = plan_points(arch, workload, patterns, densities, dtype=dtype, mode=mode, batch=batch,
+                         params=params, phase=phase, seq_len=seq_len, context=context)
+    if evaluator is None:
+        check_supported(points, real_weights=weights is not None)
+        evaluator = simulate_point
+    if weights is not None:
+        from .weights import prepare
+
+        points, evaluator = prepare(points, weights, seed)
+    return points, evaluator

@@ -66,7 +66,7 @@ def open_executor(jobs: int | None = None, scheduler: str | None = None,
             ) from None
         try:
             client = Client(scheduler, timeout=connect_timeout)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
         try:
             workers = max(1, sum(client.nthreads().values()))
@@ -74,8 +74,9 @@ def open_executor(jobs: int | None = None, scheduler: str | None = None,
         finally:
             client.close()
         return
-    if jobs is not None and jobs < 1:
-        raise InputError(f"--jobs must be a positive integer, got {jobs}")
+    from .checks import check_jobs
+
+    check_jobs(jobs)
     jobs = jobs or default_jobs()
     if jobs == 1:
         yield ExecutorInfo(SerialExecutor(), 1, "1 process")

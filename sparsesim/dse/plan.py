@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
+import re
 from dataclasses import dataclass, replace
 
 from ..errors import InputError, PatternError
@@ -81,13 +83,15 @@ MAX_DENSITIES = 1000  # points of one density grid (docs/limits.md)
 def parse_densities(text) -> tuple[float, ...]:
     """``"START:STOP:STEP"`` (inclusive) or ``"0.1,0.5,0.9"`` -> sorted densities in (0, 1],
     at most ``MAX_DENSITIES`` of them."""
+    if isinstance(text, (bytes, dict)) or not isinstance(text, str) and not hasattr(text, "__iter__"):
+        raise InputError(f"densities must be a grid text or a sequence of numbers, got {text!r:.60}")
     if not isinstance(text, str):
-        vals = [float(v) for v in text]
+        vals = [_density(v, text) for v in text]
     elif ":" in text:
         parts = text.split(":")
         try:
-            start, stop, step = (float(p) for p in parts)
-        except ValueError:
+            start, stop, step = (_density(p, text, in_range=False) for p in parts)
+        except (ValueError, InputError):
             raise InputError(
                 f"densities {text!r}: expected START:STOP:STEP such as 0.05:1.0:0.05"
             ) from None
@@ -98,10 +102,7 @@ def parse_densities(text) -> tuple[float, ...]:
         count = int(math.floor((stop - start) / step + 1e-9)) + 1
         vals = [round(start + i * step, 10) for i in range(count)]
     else:
-        try:
-            vals = [float(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise InputError(f"densities {text!r}: expected numbers separated by commas") from None
+        vals = [_density(v, text) for v in text.split(",") if v.strip()]
     for v in vals:
         if not (0.0 < v <= 1.0):
             raise InputError(f"density {v} is outside (0, 1]")
@@ -110,6 +111,25 @@ def parse_densities(text) -> tuple[float, ...]:
     if not vals:
         raise InputError(f"densities {text!r}: no density given")
     return tuple(sorted(set(vals)))
+
+
+_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*|\s*[+-]?(?:nan|inf)\s*",
+                     re.ASCII | re.IGNORECASE)
+
+
+def _density(v, text, in_range=True) -> float:
+    """One number of a density grid: a real number, or its text in digits 0-9."""
+    if isinstance(v, str):
+        if not _NUMBER.fullmatch(v):
+            raise InputError(f"densities {text!r}: {v.strip()!r} is not a number in digits 0-9")
+        x = float(v)
+    elif isinstance(v, numbers.Real) and not isinstance(v, bool):
+        x = float(v)
+    else:
+        raise InputError(f"densities {text!r:.60}: {v!r:.30} is not a number")
+    if in_range and not 0.0 < x <= 1.0:
+        raise InputError(f"density {x} is outside (0, 1]")
+    return x
 
 
 @dataclass(frozen=True)
@@ -180,27 +200,38 @@ def plan_points(archs, workloads, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
     :func:`~sparsesim.workloads.load_workload` (Hugging Face configs).  A layer that
     names its own dtype runs in it; the others in ``dtype``.
     """
+    from ..timing.driver import MODES
     from ..workloads import Workload, load_workload
+    from .checks import check_count, check_workloads
     from .grid import expand
 
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise InputError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     if isinstance(archs, (str, os.PathLike)) or dataclasses.is_dataclass(archs):
         archs = [archs]
+    elif isinstance(archs, (bytes, dict)) or not hasattr(archs, "__iter__"):
+        raise InputError(f"archs must be a name, a path, an arch or a list of them, got {archs!r:.60}")
     archs = _unique(archs)
     if not archs:
         raise InputError("no arch given; name at least one (e.g. --arch a100)")
-    if isinstance(workloads, (str, Workload)):
+    if isinstance(workloads, (str, os.PathLike, Workload)):
         workloads = [workloads]
+    elif isinstance(workloads, (bytes, dict)) or not hasattr(workloads, "__iter__"):
+        raise InputError(f"workloads must be a name, a path, a Workload or a list of them, got {workloads!r:.60}")
     designs = expand(archs, params)
     wls = [w if isinstance(w, Workload) else load_workload(w, batch=batch, **workload_options)
            for w in workloads]
     if not wls:
         raise InputError("no workload given; name at least one (e.g. --workload bert-base)")
+    check_workloads(wls)
     specs = parse_pattern_list(patterns)
     if not any(s.pattern == "dense" for s in specs):
         specs.insert(0, PatternSpec("dense", "dense", 1.0))
     grid = parse_densities(densities)
+    per_layer = sum(1 if s.fixed_density is not None else len(grid) for s in specs)
+    check_count(len(designs) * sum(len(wl.layers) for wl in wls) * per_layer)
     points = []
     for design in designs:
         model, doc = _design_identity(design)

@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -77,8 +78,16 @@ def format_value(value) -> str:
     return str(value)
 
 
+# how numbers are written in a table cell (what format_value writes; ASCII digits only)
+_CELL = {int: re.compile(r"[+-]?[0-9]{1,30}", re.ASCII),
+         float: re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?|[+-]?(?:nan|inf)",
+                           re.ASCII)}
+_BOOL_CELLS = {"true": True, "false": False, "1": True, "0": False}
+
+
 def typed_row(row: dict, where: str = "") -> dict:
-    """A row with every column converted to its :data:`SCHEMA` type (text cells parsed)."""
+    """A row with every column converted to its :data:`SCHEMA` type (text cells parsed:
+    numbers in digits 0-9, booleans true/false)."""
     out = {}
     for c, tp in SCHEMA.items():
         v = row.get(c)
@@ -90,11 +99,16 @@ def typed_row(row: dict, where: str = "") -> dict:
             continue
         try:
             if tp is bool:
-                out[c] = v if isinstance(v, bool) else {"true": True, "false": False, "1": True, "0": False}[str(v).lower()]
+                out[c] = v if isinstance(v, bool) else _BOOL_CELLS[str(v).lower()]
+            elif isinstance(v, str) and not _CELL[tp].fullmatch(v):
+                raise ValueError(v)
+            elif isinstance(v, bool) or (tp is int and isinstance(v, float)):
+                raise TypeError(v)
             else:
                 out[c] = tp(v)
-        except (KeyError, ValueError, TypeError):
-            raise InputError(f"{where}column {c!r}: {v!r} is not a {tp.__name__}") from None
+        except (KeyError, ValueError, TypeError, OverflowError):
+            raise InputError(f"{where}column {c!r}: {v!r:.60} is not {'an' if tp is int else 'a'} "
+                             f"{ {int: 'integer', float: 'number', bool: 'true/false'}[tp]}") from None
     return out
 
 
@@ -183,54 +197,6 @@ def with_params(rows) -> list:
     return rows
 
 
-# ---------------------------------------------------------------- reading tables
-def _read_csv(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    if not text:
-        return []
-    lines = text.splitlines(keepends=True)
-    header = next(csv.reader([lines[0]]))
-    extra = header[len(COLUMNS):]
-    if tuple(header[:len(COLUMNS)]) == COLUMNS and all("." in c for c in extra):
-        header = header[:len(COLUMNS)]  # the varied parameters: rebuilt from 'params'
-    if tuple(header) != COLUMNS:
-        if "model" not in header and {"arch", "seconds"} <= set(header):
-            raise InputError(
-                f"{path} was written by an earlier sparsesim whose rows carry no model fingerprint, so "
-                "they cannot be matched to the current model; write to another file (or move this one "
-                "away) and rerun the sweep")
-        if {"arch", "seconds", "model"} <= set(header):
-            raise InputError(
-                f"{path} was written by another sparsesim version (columns {','.join(header)[:120]!r}); "
-                "write to another file (or move this one away) and rerun the sweep")
-        raise InputError(
-            f"{path} is not a sparsesim results table (its header is {','.join(header)[:120]!r}); "
-            f"expected the columns {','.join(COLUMNS)}; choose another output file")
-    rows = []
-    width = len(COLUMNS) + len(extra)
-    for i, fields in enumerate(csv.reader(lines[1:]), start=2):
-        if len(fields) != width:
-            raise InputError(f"{path}, line {i}: {len(fields)} fields where {width} were expected; "
-                             "the file was changed by something other than sparsesim")
-        rows.append(typed_row(dict(zip(COLUMNS, fields)), f"{path}, line {i}: "))
-    return with_params(rows)
-
-
-def _read_parquet(path: Path) -> list[dict]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError(f"reading {path} needs pyarrow: pip install 'sparsesim[parquet]'") from None
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow's own error types
-        raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
-    names = table.column_names
-    if tuple(names[:len(COLUMNS)]) != COLUMNS or not all("." in c for c in names[len(COLUMNS):]):
-        raise InputError(f"{path} is not a sparsesim results table (columns {','.join(names)[:120]!r})")
-    return with_params([typed_row(r, f"{path}: ") for r in table.select(list(COLUMNS)).to_pylist()])
-
-
 def fill_speedup(rows) -> list:
     """Set ``speedup = dense seconds / seconds`` from the dense row of the same
     design, workload, batch, layer, dtype and mode (:func:`baseline_key`; None where
@@ -247,16 +213,11 @@ def fill_speedup(rows) -> list:
 
 
 def read_results(path) -> list[dict]:
-    """Typed rows of a results table: ``.csv``, ``.parquet`` or the ``.sqlite`` store."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"results file {path} does not exist")
-    if path.suffix == ".sqlite":
-        with ResultStore(path) as store:  # speedups are filled when a table is written
-            return with_params(fill_speedup(list(store.open(create=False).values())))
-    if path.suffix == ".parquet":
-        return _read_parquet(path)
-    return _read_csv(path)
+    """Typed rows of a results table: ``.csv``, ``.parquet`` or the ``.sqlite`` store
+    (:mod:`sparsesim.dse.tables`; a malformed file is an InputError naming it and the line or row)."""
+    from .tables import read_results as read
+
+    return read(path)
 
 
 # ---------------------------------------------------------------- the store
@@ -268,42 +229,69 @@ class ResultStore:
         self._db = None
 
     def _connect(self):
+        from .tables import OtherVersionError, store_columns
+
         try:
             db = sqlite3.connect(":memory:" if self.path is None else str(self.path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise InputError(f"{self.path} cannot be opened as a results store: {exc}") from None
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             cols = ", ".join(f'"{c}" {_SQL_TYPES[t]}' for c, t in SCHEMA.items())
             keys = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
             db.execute(f"CREATE TABLE IF NOT EXISTS results ({cols}, PRIMARY KEY ({keys}))")
-            have = [r[1] for r in db.execute("PRAGMA table_info(results)")]
+            have = store_columns(db)
         except sqlite3.DatabaseError as exc:
+            db.close()
             raise InputError(f"{self.path} is not a sparsesim results store: {exc}") from None
         if tuple(have) != COLUMNS:
             db.close()
-            raise InputError(f"{self.path} was written by another sparsesim version (columns "
-                             f"{','.join(have)[:120]!r}); move it away and rerun the sweep")
+            raise OtherVersionError(f"{self.path} was written by another sparsesim version (columns "
+                                    f"{','.join(have)[:120]!r})", self.path)
         return db
 
     def open(self, seed=None, create=True) -> dict:
         """Open (creating the database unless ``create`` is false) and return the rows
         already stored, keyed by :func:`row_key`.  A new store takes the rows of the
-        results table ``seed`` when that file exists."""
+        results table ``seed`` when that file exists.
+
+        When creating, a store or seed table written by another sparsesim version (other
+        columns) is kept aside under a new name (:func:`sparsesim.dse.tables.set_aside`)
+        and the sweep starts afresh; nothing is deleted."""
+        from ..io import is_file
+        from .tables import OtherVersionError, read_results, set_aside, stored_rows
+
         fresh = self.path is None or not self.path.exists()
         if fresh and not create:
             raise InputError(f"results store {self.path} does not exist")
-        seed_rows = read_results(seed) if fresh and seed is not None and Path(seed).is_file() else []
+        seed_rows = []
+        if fresh and seed is not None and is_file(seed):
+            try:
+                seed_rows = read_results(seed)
+            except OtherVersionError as exc:
+                set_aside(exc.path)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._connect()
-        if seed_rows:
-            with self._db:
-                self._db.execute("BEGIN")
-                self._db.executemany(self._insert_sql(), [self._values(r) for r in seed_rows])
-        existing = {}
-        for values in self._db.execute(f"SELECT {_SQL_COLUMNS} FROM results ORDER BY rowid"):
-            row = {c: (bool(v) if SCHEMA[c] is bool and v is not None else v) for c, v in zip(COLUMNS, values)}
-            existing[row_key(row)] = row
-        return existing
+        try:
+            self._db = self._connect()
+        except OtherVersionError as exc:
+            if not create:
+                raise
+            set_aside(exc.path)
+            return self.open(seed, create)
+        try:
+            if seed_rows:
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.executemany(self._insert_sql(), [self._values(r) for r in seed_rows])
+            return {row_key(r): r for r in stored_rows(self._db, self.path)}
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise InputError(f"{self.path} is not a readable results store: {exc}") from None
+        except InputError:
+            self.close()
+            raise
 
     @staticmethod
     def _insert_sql() -> str:

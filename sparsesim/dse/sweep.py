@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import InputError, SparsesimError
+from .lock import results_lock
 from .plan import (DEFAULT_DENSITIES, DEFAULT_PATTERNS, DTYPES, UNSTRUCTURED_FORMATS, PatternSpec,  # noqa: F401
                    Point, arch_document, parse_densities, parse_pattern_list, plan_points)
 from .store import (AREA_COLUMNS, DRAM_KINDS, ENERGY_COLUMNS, ENERGY_UNITS, ResultStore, check_table_path,
@@ -65,13 +66,19 @@ def simulate_point(point: Point) -> dict:
 
 def load_evaluator(spec: str):
     """``"package.module:function"`` -> the function (a custom point evaluator)."""
+    from .checks import check_evaluator
+
+    if not isinstance(spec, str):
+        raise InputError(f"evaluator must be MODULE:FUNCTION or a function, got {spec!r:.60}")
     mod, sep, attr = spec.partition(":")
-    if not sep or not mod or not attr:
+    if not sep or not mod.strip() or not attr.isidentifier() or mod.startswith("."):
         raise InputError(f"evaluator {spec!r}: expected MODULE:FUNCTION")
     try:
-        return getattr(importlib.import_module(mod), attr)
-    except (ImportError, AttributeError) as exc:
-        raise InputError(f"evaluator {spec!r} cannot be loaded: {exc}") from None
+        fn = getattr(importlib.import_module(mod), attr)
+    except Exception as exc:  # the user's module: any error of its import is theirs
+        raise InputError(f"evaluator {spec!r} cannot be loaded: {type(exc).__name__}: {exc}") from None
+    check_evaluator(fn, spec)
+    return fn
 
 
 def _num(value):
@@ -173,9 +180,11 @@ class SweepResult:
 PROBE_SHAPE = (256, 256, 256)
 
 
-def check_supported(points) -> None:
-    """Refuse, before any work, a (arch, dtype, pattern) combination that the timing
-    engine refuses: one :class:`InputError` with its reason and the dtypes that work.
+def check_supported(points, real_weights: bool = False) -> None:
+    """Refuse, before any work, what the timing engine would refuse point by point: an arch
+    that does not load, mode ``exec`` without real weights (``real_weights``), and an
+    (arch, dtype, pattern) combination the engine refuses: one :class:`InputError` with
+    its reason and the dtypes that work.
 
     Each distinct combination is tried once on a small GEMM (statistical mode)."""
     import sparsesim
@@ -189,6 +198,9 @@ def check_supported(points) -> None:
             return str(exc)
         return None
 
+    if not real_weights and any(p.mode == "exec" for p in points):
+        raise InputError("mode exec runs a layer's real operands: give the weights (sweep --weights FILE, "
+                         "sparsesim.sweep(weights=...)) or choose mode statistical or full")
     dense = PatternSpec("dense", "dense", 1.0)
     seen = set()
     for point in points:
@@ -199,18 +211,15 @@ def check_supported(points) -> None:
             if combo in seen:
                 continue
             seen.add(combo)
-            try:
-                point_arch(p)
-            except SparsesimError:
-                break  # an unloadable arch is reported by its points, as before
+            point_arch(p)  # an arch that does not load: the loader's error, naming the file
             reason = refusal(p, p.dtype, spec)
             if reason is None:
                 continue
             works = [d for d in DTYPES if d != p.dtype and refusal(p, d, spec) is None]
-            if spec.pattern != "dense" and not works:
-                continue  # the arch refuses the pattern whatever the dtype: its points record why
             label = "" if spec.pattern == "dense" else f" with {_label(spec)}"
             design = p.arch + (f" ({', '.join(f'{k}={v}' for k, v in p.param_values.items())})" if p.params else "")
+            if spec.pattern != "dense" and not works:
+                raise InputError(f"pattern {_label(spec)} does not run on {design}: {reason}")
             raise InputError(f"dtype {p.dtype} does not run on {design}{label}: {reason}; "
                              f"dtypes that work there{label}: {', '.join(works) or 'none'}")
 
@@ -240,12 +249,18 @@ def run_sweep(points, out, evaluator=simulate_point, *, executor=None, jobs=None
     open one from ``jobs``/``scheduler``).  ``progress(done, total)`` is called after
     each row is stored; the library itself prints nothing.
     """
-    from .executors import open_executor
-
     t0 = time.perf_counter()
     points = list(points)
-    if out is not None:
-        out = check_table_path(out)
+    if out is None:
+        return _run(points, out, evaluator, executor, jobs, scheduler, progress, retry_errors, chunk_size, t0)
+    out = check_table_path(out)
+    with results_lock(store_path(out), out):  # one writer per results file
+        return _run(points, out, evaluator, executor, jobs, scheduler, progress, retry_errors, chunk_size, t0)
+
+
+def _run(points, out, evaluator, executor, jobs, scheduler, progress, retry_errors, chunk_size, t0):
+    from .executors import open_executor
+
     store = ResultStore(None if out is None else store_path(out))
     existing = store.open(seed=out)
     planned = {p.point_key for p in points}

@@ -100,8 +100,8 @@ def layer_study(w, *, max_sweeps: int = 6, v: int = 64) -> dict:
         perms[(n, m)] = r.perm
         res[f"perm gain {n}:{m}"] = r.gain
         res[f"perm swaps {n}:{m}"] = r.swaps
-        res[f"{n}:{m}"] = r.kept_identity / total
-        res[f"{n}:{m} +perm"] = r.kept_permuted / total
+        res[f"{n}:{m}"] = r.kept_identity / total if total else 1.0  # an all-zero layer keeps all of nothing
+        res[f"{n}:{m} +perm"] = r.kept_permuted / total if total else 1.0
     for n, m in ((2, 4), (4, 8)):
         p = perms[(n, m)]
         res[f"{n}:{m}-T"] = _frac(arr, transposable_mask(arr, n, m), total)

@@ -76,19 +76,80 @@ def default_model_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
-def load_model(model_dir) -> tuple[dict, list[str]]:
-    """Read ``model.safetensors`` (float32 arrays) and ``vocab.txt``."""
-    model_dir = Path(model_dir)
-    st, vocab = model_dir / "model.safetensors", model_dir / "vocab.txt"
+def load_model(model_dir, heads: int = 12) -> tuple[dict, list[str]]:
+    """Read ``model.safetensors`` (float32 arrays) and ``vocab.txt`` of a BERT-style encoder,
+    checked by :func:`check_encoder`.  ``model_dir`` is their folder, or the weights file
+    itself (``vocab.txt`` beside it)."""
+    from ..io import is_file, read_text, user_path
+    from ..masks.report import load_safetensors
+
+    model_dir = user_path(model_dir, "model")
+    st = model_dir / "model.safetensors"
+    if str(model_dir).endswith(".safetensors"):
+        st, model_dir = model_dir, model_dir.parent
+    vocab = model_dir / "vocab.txt"
     for p in (st, vocab):
-        if not p.is_file():
+        if not is_file(p):
             raise InputError(f"model file {p} not found (expected model.safetensors and vocab.txt in {model_dir})")
-    try:
-        from safetensors.numpy import load_file
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise InputError("reading the model needs the 'safetensors' package (extra 'models')") from exc
-    tensors = load_file(str(st))
-    return tensors, vocab.read_text(encoding="utf-8").splitlines()
+    tensors = load_safetensors(st)
+    words = read_text(vocab, "vocabulary").splitlines()
+    check_encoder(tensors, words, str(st), heads)
+    return tensors, words
+
+
+def encoder_layers(tensors: dict) -> list[int]:
+    """Numbers ``L`` of the ``encoder.layer.L.*`` tensors."""
+    return sorted({int(k.split(".")[2]) for k in tensors
+                   if k.startswith("encoder.layer.") and k.split(".")[2].isascii() and k.split(".")[2].isdigit()})
+
+
+def check_encoder(tensors: dict, vocab: list[str], where: str, heads: int = 12) -> None:
+    """Refuse weights that are not the BERT-style encoder the accuracy and exec reports run:
+    every tensor they read, of the shapes the forward pass needs, finite float values, and a
+    WordPiece vocabulary with its special tokens."""
+    def need(name, shape):
+        if name not in tensors:
+            raise InputError(f"{where}: no tensor {name!r} (a BERT-style encoder is needed)")
+        t = tensors[name]
+        if t.dtype.kind != "f" or t.shape != shape:
+            raise InputError(f"{where}: tensor {name!r} is {t.dtype} {t.shape}; expected float {shape}")
+        if not np.isfinite(t).all():
+            raise InputError(f"{where}: tensor {name!r} has NaN or Inf values")
+
+    word = tensors.get("embeddings.word_embeddings.weight")
+    if word is None or word.ndim != 2 or 0 in word.shape:
+        raise InputError(f"{where}: no 2-D tensor 'embeddings.word_embeddings.weight' (a BERT-style encoder is needed)")
+    size, hidden = word.shape
+    if hidden % heads:
+        raise InputError(f"{where}: hidden size {hidden} is not a multiple of the {heads} attention heads")
+    need("embeddings.word_embeddings.weight", (size, hidden))
+    pos = tensors.get("embeddings.position_embeddings.weight")
+    need("embeddings.position_embeddings.weight", (pos.shape[0] if pos is not None and pos.ndim == 2 else 1, hidden))
+    tt = tensors.get("embeddings.token_type_embeddings.weight")
+    need("embeddings.token_type_embeddings.weight", (max(1, tt.shape[0]) if tt is not None and tt.ndim == 2 else 1,
+                                                      hidden))
+    for part in ("weight", "bias"):
+        need(f"embeddings.LayerNorm.{part}", (hidden,))
+    layers = encoder_layers(tensors)
+    if not layers or layers != list(range(len(layers))):
+        raise InputError(f"{where}: expected encoder layers 0, 1, ... ('encoder.layer.N.*'), found {layers[:8]}")
+    for layer in layers:
+        p = f"encoder.layer.{layer}."
+        inter = tensors.get(p + "intermediate.dense.weight")
+        inner = inter.shape[0] if inter is not None and inter.ndim == 2 and inter.shape[0] else 1
+        for name, out, inp in (("attention.self.query", hidden, hidden), ("attention.self.key", hidden, hidden),
+                               ("attention.self.value", hidden, hidden), ("attention.output.dense", hidden, hidden),
+                               ("intermediate.dense", inner, hidden), ("output.dense", hidden, inner)):
+            need(p + name + ".weight", (out, inp))
+            need(p + name + ".bias", (out,))
+        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
+            for part in ("weight", "bias"):
+                need(f"{p}{ln}.{part}", (hidden,))
+    missing = [t for t in ("[CLS]", "[SEP]", "[UNK]") if t not in vocab]
+    if missing:
+        raise InputError(f"{where}: the vocabulary lacks {', '.join(missing)} (a WordPiece vocab.txt is needed)")
+    if len(vocab) > size:
+        raise InputError(f"{where}: the vocabulary has {len(vocab)} words but the embedding table {size} rows")
 
 
 def wordpiece(text: str, vocab: list[str]) -> list[int]:
@@ -129,6 +190,9 @@ def _gelu(x):
 def embed(tensors: dict, ids: list[int]) -> np.ndarray:
     """Embedding output (word + position + token-type embeddings, LayerNorm) of one sentence."""
     t = tensors
+    if len(ids) > t["embeddings.position_embeddings.weight"].shape[0]:
+        raise InputError(f"a sentence of {len(ids)} tokens is longer than the model's "
+                         f"{t['embeddings.position_embeddings.weight'].shape[0]} positions")
     h = (
         t["embeddings.word_embeddings.weight"][ids]
         + t["embeddings.position_embeddings.weight"][: len(ids)]

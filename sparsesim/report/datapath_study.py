@@ -115,15 +115,20 @@ def run_study(out_dir, jobs=None, progress=False, weights=None, workloads=WORKLO
     """Run the three parts into ``out_dir`` (results tables) and return what they found."""
     from ..arch import load_arch
 
+    from ..dse.checks import check_jobs
+    from ..io import check_output_dir
+
+    check_jobs(jobs)
+    check_output_dir(out_dir)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     candidates = CANDIDATES if candidates is None else candidates
-    # everything is planned (and so validated) before anything runs
+    # everything is planned (and so validated) before anything runs; the weights are read first
     main = _points(DTYPES, workloads)
     plans = {key: _points(DTYPES, workloads, params={key: values}, archs=COMPARED)
              for key, values in candidates.items()}
-    rows = _sweep(main, out_dir / "results.csv", jobs, progress, "comparison").rows
     accuracy = accuracy_proxy(weights, progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = _sweep(main, out_dir / "results.csv", jobs, progress, "comparison").rows
     sensitivity = {key: _sweep(pts, sweep_table(out_dir, key), jobs, progress, key).rows
                    for key, pts in plans.items()}
     masks = {}

@@ -244,9 +244,64 @@ def _value(text):
     return text
 
 
+# What --render-only reads back: the columns the tables, figures and prose use, and which of
+# them are text; the rest are numbers (finite; "pos": also > 0, they divide).  Columns only GPU
+# rows have may be empty in CPU rows.
+_TEXT = {"arch", "layer", "linear", "dtype", "pattern", "format", "tile", "datapath", "stat_tile",
+         "datapath_stat", "gemm"}
+_RESULT_COLS = ("arch", "layer", "linear", "dtype", "pattern", "density", "format", "real_density", "exec_us",
+                "stat_us", "exec_kernel_us", "stat_kernel_us", "tile", "datapath", "a_bytes_exec", "a_bytes_stat",
+                "dram_exec", "dram_stat", "rel_err", "prune_rel_err", "exec_wall_s", "stat_wall_s")
+_GPU_COLS = ("full_kernel_us", "stat_tile", "l2_exec", "l2_stat", "smem_exec", "smem_stat", "multiplies_exec",
+             "multiplies_stat", "passes_stat", "passes_exec", "datapath_stat", "tile_row_a_max_over_mean",
+             "tile_row_a_cv", "tile_row_mac_max_over_mean", "iterations", "skipped_iterations", "empty_ctas")
+_OCC_COLS = ("layer", "linear", "density", "passes_real", "passes_model", "row_cv_real", "row_cv_binomial",
+             "empty_steps_real", "empty_steps_model", "empty_rows", "rows", "empty_64x64", "regions_64x64")
+_TIMING_COLS = ("layer", "gemm", "dtype", "pattern", "density", "format", "exec_s", "stat_s", "ratio",
+                "tile_search_s", "run_s", "items", "candidates")
+_POSITIVE = {"density", "passes_model", "iterations", "rows", "regions_64x64"}
+
+
 def read_csv(path) -> list:
-    with open(path, newline="") as f:
-        return [{k: _value(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    """Rows of a CSV file this module wrote (numbers parsed); a malformed file is an
+    :class:`~sparsesim.errors.InputError` naming the file and the line."""
+    from ..errors import InputError
+    from ..io import read_text
+
+    text = read_text(path, "report table")
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    try:
+        for r in reader:
+            if None in r or None in r.values():
+                raise InputError(f"{path}, line {reader.line_num}: {len(r) - (None in r)} fields where the header "
+                                 f"has {len(reader.fieldnames)}")
+            rows.append({k: _value(v) for k, v in r.items()})
+    except csv.Error as exc:
+        raise InputError(f"{path}, line {reader.line_num}: not a valid CSV line: {exc}") from None
+    return rows
+
+
+def _check_table(path, rows, cols, optional=()) -> None:
+    """Every column the report reads is there, text or a finite number as it should be."""
+    from ..errors import InputError
+
+    if not rows:
+        raise InputError(f"{path}: no rows")
+    for line, r in enumerate(rows, start=2):
+        needed = cols + (optional if r.get("arch", "a100") == "a100" else ())
+        for c in needed:
+            if c not in r:
+                raise InputError(f"{path}: no column {c!r}")
+            v = r[c]
+            if c in _TEXT or (c in ("density", "format") and r.get("pattern") != "unstructured" and v == ""):
+                continue
+            ok = isinstance(v, (int, float)) and v == v and abs(v) != float("inf") and v >= 0
+            if c in ("rel_err", "prune_rel_err", "row_cv_real") and isinstance(v, float) and v != v:
+                ok = True  # an all-zero layer has no relative error
+            if not ok or (c in _POSITIVE and not v > 0):
+                kind = "a positive number" if c in _POSITIVE else "a finite number >= 0"
+                raise InputError(f"{path}, line {line}: column {c!r} is {v!r}; expected {kind}")
 
 
 def read_back(out_dir):
@@ -254,16 +309,30 @@ def read_back(out_dir):
     import json
 
     from ..errors import InputError
+    from ..io import is_file, read_text
 
     out = Path(out_dir)
     files = [out / n for n in ("results.csv", "occupancy.csv", "timing.csv", "meta.json")]
-    missing = [str(p) for p in files if not p.is_file()]
+    missing = [str(p) for p in files if not is_file(p)]
     if missing:
         raise InputError(f"--render-only needs a report in {str(out)!r}; missing {', '.join(missing)}")
-    rows = read_csv(files[0])
+    rows, occ, timing = (read_csv(p) for p in files[:3])
+    _check_table(files[0], rows, _RESULT_COLS, _GPU_COLS)
+    if not any(r["arch"] == "a100" for r in rows):
+        raise InputError(f"{files[0]}: no a100 rows")
+    _check_table(files[1], occ, _OCC_COLS)
+    if timing:
+        _check_table(files[2], timing, _TIMING_COLS)
     for r in rows:
         r["density"] = float(r["density"])
-    return rows, read_csv(files[1]), read_csv(files[2]), json.loads(files[3].read_text())
+    try:
+        meta = json.loads(read_text(files[3], "report notes"))
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{files[3]}: not valid JSON: {str(exc)[:100]}") from None
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k, 0), (int, float)) and not isinstance(
+            meta.get(k, 0), bool) for k in ("seconds", "tokens")):
+        raise InputError(f"{files[3]}: expected an object with numbers 'seconds' and 'tokens'")
+    return rows, occ, timing, meta
 
 
 def write_report(rows, occ, timing, out_dir, command, meta) -> dict:

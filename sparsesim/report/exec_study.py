@@ -199,9 +199,10 @@ def occupancy(tensors: dict, densities=DENSITIES, k_slice: int = 32, layers=None
     from ..timing.exectiles import _region_sums
     from ..timing.statistical import passes_per_slice
 
+    from ..quant.accuracy import encoder_layers
+
     rows = []
-    count = len({k.split(".")[2] for k in tensors if k.startswith("encoder.layer.")})
-    for layer in (range(count) if layers is None else layers):
+    for layer in (encoder_layers(tensors) if layers is None else layers):
         for lin in LINEARS:
             name = f"encoder.layer.{layer}.{lin}"
             w = np.asarray(tensors[name + ".weight"], dtype=np.float32)

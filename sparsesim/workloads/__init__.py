@@ -19,10 +19,12 @@ place.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .._resources import builtin_dir, user_dirs
 from ..errors import ConfigError
+from ..io import is_dir, is_file
 from .csvfile import load_csv
 from .hf import from_hf_config
 from .model import Layer, Workload
@@ -41,7 +43,7 @@ def workload_dirs() -> list[Path]:
 
 def _files_in(d: Path) -> dict[str, Path]:
     found = {}
-    if d.is_dir():
+    if is_dir(d):
         for pattern in ("*.toml", "*.csv", "hf/*.json"):
             for p in sorted(d.glob(pattern)):
                 found.setdefault(p.stem, p)
@@ -64,16 +66,22 @@ def list_workloads() -> list[str]:
 
 def _is_path(spec) -> bool:
     s = str(spec)
-    return isinstance(spec, Path) or s.endswith((".toml", ".csv", ".json")) or "/" in s or Path(s).exists()
+    return isinstance(spec, Path) or s.endswith((".toml", ".csv", ".json")) or "/" in s or is_file(s) or is_dir(s)
 
 
 def resolve(spec) -> Path:
     """The file a workload name or path stands for."""
+    if isinstance(spec, bytes) or not isinstance(spec, (str, os.PathLike)) or not str(spec).strip():
+        raise ConfigError(f"a workload is a name or a path to a .toml, .csv or config.json, got {spec!r:.80}")
+    if any(ord(c) < 32 for c in str(spec)):
+        raise ConfigError(f"workload {str(spec)!r:.80}: a name or path has no control characters")
     if _is_path(spec):
         p = Path(spec)
-        if p.is_dir() and (p / "config.json").is_file():
-            return p / "config.json"
-        if not p.is_file():
+        if is_dir(p):
+            if is_file(p / "config.json"):
+                return p / "config.json"
+            raise ConfigError(f"workload folder {p} holds no config.json")
+        if not is_file(p):
             raise ConfigError(f"workload file {p} does not exist")
         return p
     found = available_workloads()
@@ -99,6 +107,9 @@ def load_workload(spec, batch: int | None = None, *, phase: str = "prefill", seq
     path = resolve(spec)
     if batch is not None:
         check_batch(batch, path)
+    for label, v in (("seq_len", seq_len), ("context", context)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ConfigError(f"{label} must be a positive integer, got {v!r}")
     if path.suffix == ".csv":
         return load_csv(path)
     if path.suffix == ".json":

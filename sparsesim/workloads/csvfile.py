@@ -12,10 +12,13 @@ and the line.
 from __future__ import annotations
 
 import csv
+import io
+import re
 from pathlib import Path
 
 from ..errors import ConfigError
-from .model import Layer, Workload
+from ..io import read_text
+from .model import Layer, Workload, check_dim
 
 POSITIONAL = ("m", "n", "k", "count", "name", "dtype")
 COLUMNS = (*POSITIONAL, "prunable")
@@ -23,14 +26,16 @@ REQUIRED = ("m", "n", "k")
 _BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
+_DIGITS = re.compile(r"[0-9]{1,30}", re.ASCII)
+
+
 def _int(text: str, col: str, where: str) -> int:
-    try:
-        v = int(text.strip())
-    except ValueError:
-        raise ConfigError(f"{where}: column {col!r} must be a positive integer, got {text.strip()!r}") from None
-    if v < 1:
-        raise ConfigError(f"{where}: column {col!r} must be a positive integer, got {v}")
-    return v
+    text = text.strip()
+    if not _DIGITS.fullmatch(text):
+        raise ConfigError(f"{where}: column {col!r} must be a positive integer in digits 0-9, got {text[:40]!r}")
+    if int(text) < 1:
+        raise ConfigError(f"{where}: column {col!r} must be a positive integer, got {text}")
+    return check_dim(int(text), f"{where}: column {col!r}")
 
 
 def _layer(cells: dict, index: int, lineno: int, where: str) -> Layer:
@@ -55,16 +60,21 @@ def _layer(cells: dict, index: int, lineno: int, where: str) -> Layer:
 def load_csv(path) -> Workload:
     """Read a GEMM list; the workload is named after the file (``gemms.csv`` -> ``gemms``)."""
     path = Path(path)
+    text = read_text(path, "workload", ConfigError)
+    lines = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
-    lines = [(i, row) for i, row in enumerate(csv.reader(text.splitlines()), start=1)
-             if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")]
+        start = 1
+        for row in reader:  # a quoted field may span lines: a row is named by its first line
+            if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#"):
+                lines.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ConfigError(f"{path}, line {reader.line_num}: not a valid CSV line: {exc}") from None
     if not lines:
         raise ConfigError(f"{path}: no GEMM lines (expected m,n,k[,count,name,dtype])")
     first = [c.strip().lower() for c in lines[0][1]]
-    if first[0].isdigit():
+    if first[0][:1] in "0123456789":
         header = POSITIONAL
     else:
         header = tuple(first)

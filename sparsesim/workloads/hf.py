@@ -30,10 +30,12 @@ say ``tied``.  Errors name the file and the key.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..errors import ConfigError
-from .model import Layer, Workload
+from ..io import is_dir, read_text
+from .model import Layer, Workload, check_layers
 
 LLAMA_LIKE = ("llama", "mistral", "qwen2", "qwen3")
 FAMILIES = ("bert", "roberta", "gpt2", *LLAMA_LIKE)
@@ -44,16 +46,15 @@ DEFAULT_SEQ_LEN = 2048
 def read_config(path) -> tuple[dict, Path]:
     """The parsed ``config.json`` (a file, or a folder holding one) and its path."""
     path = Path(path)
-    if path.is_dir():
+    if is_dir(path):
         path = path / "config.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text(path, "model config", ConfigError)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}, line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits, nesting thousands deep
+        raise ConfigError(f"{path}: not valid JSON: {str(exc)[:100] or type(exc).__name__}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a JSON object (a Hugging Face config), got {type(doc).__name__}")
     return doc, path
@@ -78,7 +79,8 @@ class _Keys:
         return default
 
     def bool(self, name, default) -> bool:
-        v = self.doc.get(name, default)
+        v = self.doc.get(name)
+        v = default if v is None else v
         if not isinstance(v, bool):
             raise ConfigError(f"{self.where}: key {name!r} must be true or false, got {v!r}")
         return v
@@ -174,7 +176,7 @@ def _bert(c: _Keys, tokens, q_len, keys, batch):
 _BUILDERS = {"bert": _bert, "roberta": _bert, "gpt2": _gpt2, **{t: _llama for t in LLAMA_LIKE}}
 
 
-def from_hf_config(config, *, phase: str = "prefill", seq_len: int | None = None, batch: int = 1,
+def from_hf_config(config, *, phase: str = "prefill", seq_len: int | None = None, batch: int | None = 1,
                    context: int | None = None, name: str | None = None) -> Workload:
     """The GEMMs of one inference step of the model that ``config`` describes.
 
@@ -186,17 +188,23 @@ def from_hf_config(config, *, phase: str = "prefill", seq_len: int | None = None
     if isinstance(config, dict):
         doc, path = config, None
         where = "config"
+    elif not isinstance(config, (str, os.PathLike)) or not str(config):
+        raise ConfigError(f"expected a config.json path or its parsed dict, got {type(config).__name__} {config!r:.60}")
     else:
         doc, path = read_config(config)
         where = str(path)
     c = _Keys(doc, where)
     mtype = doc.get("model_type")
-    if mtype not in _BUILDERS:
+    if not isinstance(mtype, str) or mtype not in _BUILDERS:
         raise ConfigError(f"{where}: key 'model_type' is {mtype!r}; supported: {', '.join(FAMILIES)}")
-    if phase not in PHASES:
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"{where}: workload name must be a non-empty string, got {name!r}")
+    if not isinstance(phase, str) or phase not in PHASES:
         raise ConfigError(f"{where}: phase {phase!r} is not one of {', '.join(PHASES)}")
     if mtype in ("bert", "roberta") and phase == "decode":
         raise ConfigError(f"{where}: model_type {mtype!r} is an encoder; it has no decode phase (use prefill)")
+    batch = 1 if batch is None else batch
+    window = c.int("sliding_window") if doc.get("sliding_window") is not None else None
     for label, v in (("batch", batch), ("seq_len", seq_len), ("context", context)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ConfigError(f"{where}: {label} must be a positive integer, got {v!r}")
@@ -206,17 +214,18 @@ def from_hf_config(config, *, phase: str = "prefill", seq_len: int | None = None
         q_len, keys = seq_len, seq_len
     else:
         q_len, keys = 1, context or seq_len
-        window = doc.get("sliding_window")
-        if isinstance(window, int) and (mtype == "mistral" or doc.get("use_sliding_window")):
+        if window is not None and (mtype == "mistral" or c.bool("use_sliding_window", False)):
             keys = min(keys, window)
     longest = seq_len if phase == "prefill" else (context or seq_len)
     if longest > max_pos:
         raise ConfigError(f"{where}: {longest} tokens exceed the model's max_position_embeddings ({max_pos})")
     layers, depth = _BUILDERS[mtype](c, batch * q_len, q_len, keys, batch)
+    check_layers(layers, where)
     base = name or (path.parent.name if path is not None and path.name == "config.json"
                     else path.stem if path is not None else mtype)
     tag = f"prefill{seq_len}" if phase == "prefill" else f"decode{keys}"
-    arch = (doc.get("architectures") or [mtype])[0]
+    archs = doc.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else mtype
     desc = (f"{arch} ({depth} layers), {phase}: batch {batch}, "
             + (f"{seq_len} tokens" if phase == "prefill" else f"1 new token, {keys} cached"))
     return Workload(name=f"{base}-{tag}", description=desc,

@@ -16,6 +16,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
+
+#: Largest GEMM dimension and repeat count a workload may hold: the simulator's own
+#: limit (``sparsesim.timing.Limits.max_dim``, docs/limits.md), checked where the file
+#: is read so that the error names the file and the line or key.
+MAX_DIM = 2**40
+
+
+def check_dim(value: int, where: str, what: str = "") -> int:
+    """``value`` (an int >= 1) if it is at most :data:`MAX_DIM`, else a ConfigError naming ``where``."""
+    if value > MAX_DIM:
+        raise ConfigError(f"{where}{what} = {value} is above the largest GEMM dimension the simulator takes "
+                          f"({MAX_DIM} = 2**40; docs/limits.md)")
+    return value
+
+
+def check_layers(layers, where: str) -> None:
+    """Every dimension and repeat count of ``layers`` within :data:`MAX_DIM` (importers that
+    compute shapes from other numbers: convolutions, model configs, traced modules)."""
+    for layer in layers:
+        for dim in ("m", "n", "k", "repeat"):
+            check_dim(getattr(layer, dim), f"{where}: layer {layer.name!r}: ", dim)
+
 
 @dataclass(frozen=True)
 class Layer:

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from .._toml import tomllib
 from ..errors import ConfigError
-from .model import Layer, Workload
+from ..formats._arrays import DTYPE_BYTES
+from ..io import read_text
+from .model import Layer, Workload, check_layers
 
 # key -> (python types accepted, description of the expected type, required?)
 _TOP_KEYS = {
@@ -157,8 +159,11 @@ def _build_layer(t: dict, index: int, batch: int, seq_len: int, path: Path) -> L
         fout = _positive(t["out_features"], "out_features", where, path)
         m, k, n = fout, fin, batch * seq_len
         params = {"in_features": fin, "out_features": fout}
+    dtype = t.get("dtype")
+    if dtype is not None and dtype not in DTYPE_BYTES:
+        raise ConfigError(f"{path}: {where}key 'dtype' is {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
     return Layer(name=name, op=op, m=m, n=n, k=k, repeat=repeat, params=params,
-                 prunable=t.get("prunable", True), dtype=t.get("dtype"))
+                 prunable=t.get("prunable", True), dtype=dtype)
 
 
 def load_toml(path, batch: int | None = None) -> Workload:
@@ -167,13 +172,13 @@ def load_toml(path, batch: int | None = None) -> Workload:
     ``batch`` replaces the file's ``batch`` (images, or sequences of ``seq_len``
     tokens) for every conv2d and linear layer."""
     path = Path(path)
+    text = read_text(path, "workload", ConfigError)
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except RecursionError:  # arrays nested thousands deep
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     _check_keys(data, _TOP_KEYS, "", path)
     for i, s in enumerate(data["sources"]):
         if not isinstance(s, str):
@@ -198,6 +203,7 @@ def load_toml(path, batch: int | None = None) -> Workload:
             raise ConfigError(f"{path}: layers[{i}]: duplicate layer name {layer.name!r}")
         seen.add(layer.name)
         layers.append(layer)
+    check_layers(layers, str(path))
     return Workload(
         name=data["name"],
         description=data["description"],

@@ -15,8 +15,8 @@ count; layers keep the module's qualified name and the order of their first call
 
 from __future__ import annotations
 
-from ..errors import InputError
-from .model import Layer, Workload
+from ..errors import ConfigError, InputError
+from .model import Layer, Workload, check_layers
 
 
 def _require_torch():
@@ -37,6 +37,10 @@ def from_torch(module, example_input, *, name: str | None = None, batch: int | N
     torch = _require_torch()
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise InputError(f"from_torch: name must be a non-empty string, got {name!r:.60}")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise InputError(f"from_torch: batch must be a positive integer, got {batch!r:.60}")
     calls: dict = {}
     order: list = []
 
@@ -87,6 +91,9 @@ def from_torch(module, example_input, *, name: str | None = None, batch: int | N
     for qualname, (op, m, n, k, groups) in order:
         params, count = calls[(qualname, (op, m, n, k, groups))]
         lname = qualname if names.count(qualname) == 1 else f"{qualname}[{m}x{n}x{k}]"
+        if min(m, n, k) < 1:
+            raise InputError(f"from_torch: layer {qualname!r} ran an empty GEMM ({m}x{n}x{k}: m = outputs, "
+                             "n = input rows, k = inputs); give an example input with at least one row")
         layers.append(Layer(name=lname, op=op, m=m, n=n, k=k, repeat=count * groups, params=params))
     if batch is None:
         first = example_input if isinstance(example_input, torch.Tensor) else next(
@@ -94,6 +101,10 @@ def from_torch(module, example_input, *, name: str | None = None, batch: int | N
              if isinstance(v, torch.Tensor)), None)
         batch = int(first.shape[0]) if first is not None and first.dim() > 0 else 1
     title = name or type(module).__name__
+    try:
+        check_layers(layers, f"torch module {type(module).__name__}")
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
     return Workload(name=title, description=f"{type(module).__name__} traced on an example input "
                     f"({len(layers)} GEMM layers)", sources=(f"torch module {type(module).__name__}",),
                     layers=tuple(layers), batch=batch)

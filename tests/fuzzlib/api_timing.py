@@ -203,7 +203,7 @@ def check_ports(case, res):
 
 
 @entry("cpu (simulate_kernel, gemm_timing)", "api", gen_ports, weight=1.5, check=check_ports,
-       in_scope=False)
+       )
 def call_ports(case):
     from sparsesim import cpu as ports
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -135,6 +136,7 @@ def invoke(argv) -> CliRun:
 
     out, err = io.StringIO(), io.StringIO()
     code, exc = None, None
+    env = dict(os.environ)  # --arch-path / --workload-path prepend to the environment: one case only
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main([str(a) for a in argv])
@@ -142,6 +144,9 @@ def invoke(argv) -> CliRun:
             code = se.code if isinstance(se.code, int) else 2
         except BaseException as x:  # noqa: BLE001 - a traceback is what we count
             exc = x
+        finally:
+            os.environ.clear()
+            os.environ.update(env)
     return CliRun(code, out.getvalue(), err.getvalue(), exc)
 
 
