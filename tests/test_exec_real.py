@@ -283,7 +283,7 @@ def test_cli_runs_a_layer_of_a_weights_file(tmp_path, capsys):
     (["--layer", "block.0.fcc"], "no layer 'block.0.fcc'; close matches: block.0.fc.weight"),
     (["--layer", "block.0.fc", "--gemm", "96x8x64"], "does not match layer"),
     (["--layer", "block.0.fc", "--mode", "full"], "mode exec"),
-    (["--layer", "block.0.fc", "--activations", "X"], "does not exist"),
+    (["--layer", "block.0.fc", "--activations", "X"], "no such file or directory"),
     (["--layer", "block.0.fc", "--activations", "T"], "transpose"),
 ])
 def test_cli_refuses_bad_weight_runs_in_one_line(tmp_path, capsys, extra, message):

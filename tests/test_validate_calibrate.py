@@ -239,3 +239,62 @@ def test_committed_validation_report_matches_the_current_model(monkeypatch, caps
     assert not diffs, ("reports/validation/ is out of date with the timing model; regenerate it with "
                        "`PATH=.venv/bin:$PATH bash validation/regenerate.sh` and update README's table: "
                        + "; ".join(diffs[:5]))
+
+
+# ---------------------------------------------------------------- bad input, found by tools/fuzz.py
+def _measured(tmp_path, edit=None, rows=6):
+    lines = (ROOT / "validation" / "gpu_2to4_a100_pcie.csv").read_text().splitlines()[: rows + 1]
+    if edit:
+        lines[2] = edit(lines[2])
+    p = tmp_path / "m.csv"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+@pytest.mark.parametrize("cell,value", [(4, "1_0"), (2, "٣"), (6, "1_7.0"), (3, str(2**41))])
+def test_measured_numbers_are_ascii_digits_within_the_limits(tmp_path, capsys, cell, value):
+    from sparsesim.cli import main
+
+    def edit(line):
+        cells = line.split(",")
+        cells[cell] = value
+        return ",".join(cells)
+
+    p = _measured(tmp_path, edit)
+    assert main(["validate", "--measured", str(p), "--arch-map", "A100-PCIe-80GB=a100-pcie", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{p}: line 3" in err[0]
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--min-mnk", "-5"], "--min-mnk must be a positive integer"),
+    (["--gpu", " "], "--gpu: expected a GPU name"),
+    (["--out", "DIR"], "it is a directory"),
+    (["--cv-out", "/proc/sparsesim-nowhere/cv.json"], "cv.json"),
+])
+def test_calibrate_refuses_bad_options_before_the_grid(tmp_path, capsys, extra, message):
+    from sparsesim.cli import main
+
+    p = _measured(tmp_path)
+    extra = [str(tmp_path) if e == "DIR" else e for e in extra]
+    argv = ["calibrate", "--measured", str(p), "--arch", "a100-pcie", "--min-mnk", "1", "--folds", "2"]
+    if "--out" not in extra:
+        argv += ["--out", str(tmp_path / "c.toml")]
+    assert main(argv + extra) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]  # no "simulating ..." line: refused before any work
+    assert not (tmp_path / "c.toml").exists()
+
+
+@pytest.mark.parametrize("content", [None, b"gpu,dtype\n", b"[1, 2]", b'{"gpu": "A100"}', b"\xff{}"])
+def test_validate_reads_the_cross_validation_file_first(tmp_path, capsys, content):
+    from sparsesim.cli import main
+
+    cv = tmp_path / "cv.json"
+    if content is not None:
+        cv.write_bytes(content)
+    p = _measured(tmp_path)
+    assert main(["validate", "--measured", str(p), "--arch-map", "A100-PCIe-80GB=a100-pcie", "-q",
+                 "--cross-validation", str(cv)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cv.json" in err[0]

@@ -91,7 +91,7 @@ def test_csv_gemm_list(tmp_path):
     g = tmp_path / "plain.csv"
     g.write_text("64,32,16\n64,32,16,2\n")
     assert [l.repeat for l in load_workload(g).layers] == [1, 2]
-    for text, msg in (("m,n,k\n64,x,16\n", r"line 2: column 'n' must be a positive integer, got 'x'"),
+    for text, msg in (("m,n,k\n64,x,16\n", r"line 2: column 'n' must be a positive integer in digits 0-9, got 'x'"),
                       ("m,n\n1,2\n", r"line 1: missing column 'k'"),
                       ("m,n,k,color\n1,2,3,red\n", r"line 1: unknown column 'color'"),
                       ("m,n,k,dtype\n1,2,3,fp99\n", r"line 2: column 'dtype' is 'fp99'"),
@@ -153,7 +153,7 @@ def test_user_folder_adds_and_a_broken_file_hides_nothing(tmp_path, monkeypatch,
     monkeypatch.setenv("SPARSESIM_WORKLOAD_PATH", str(tmp_path))
     found = available_workloads()
     assert {"mine", "broken", "bert-base", "resnet-50"} <= set(found)
-    assert cli(["workloads"]) == 1
+    assert cli(["workloads"]) == 2  # listed, then one error line
     out = capsys.readouterr().out
     assert "mine " in out and "bert-base " in out and "broken" in out and "INVALID" in out
     assert "broken.toml" in out and "line 1" in out

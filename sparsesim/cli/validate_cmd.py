@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from ._types import integer
+
 DEFAULT_CALIBRATION_GPU = {"a100-pcie": "A100-PCIe-80GB", "a100": "A100"}
 
 
@@ -54,8 +56,8 @@ def register(subparsers) -> None:
     c.add_argument("--arch", required=True, help="arch config name or path to calibrate (e.g. a100-pcie)")
     c.add_argument("--gpu", default=None, help="GPU name of the rows for this arch (default: from the arch name, "
                    "A100-PCIe-80GB for a100-pcie)")
-    c.add_argument("--min-mnk", type=int, default=2**30, help="fit only GEMMs with m*n*k at least this (default 2^30)")
-    c.add_argument("--folds", type=int, default=5, help="k of the k-fold cross-validation by layer (default 5)")
+    c.add_argument("--min-mnk", type=integer, default=2**30, help="fit only GEMMs with m*n*k at least this (default 2^30)")
+    c.add_argument("--folds", type=integer, default=5, help="k of the k-fold cross-validation by layer (default 5)")
     c.add_argument("--no-power", action="store_true",
                    help="do not fit technology.array_energy_factor (the clock stays as the config's energy table sets it)")
     c.add_argument("--out", metavar="FILE", default=None,
@@ -87,6 +89,11 @@ def _validate(args) -> int:
     from ..validate.metrics import evaluate, noise_floor, summarize
     from ..validate.report import (ROW_HEADER, format_text_table, row_table, summary_rows, write_report)
 
+    from ..io import check_output_dir
+
+    if args.out:
+        check_output_dir(args.out, "report folder")
+    cv = _read_cv(args.cross_validation) if args.cross_validation else None
     rows = read_measured_many(args.measured)
     skip = [t.lower() for t in args.skip_backend]
     rows = [r for r in rows if not any(t in r.backend.lower() for t in skip)]
@@ -130,9 +137,6 @@ def _validate(args) -> int:
         if fitted:
             meta["fitted"] = (f"{len(fitted)} rows were used to fit the calibration (marked * in errors.csv); "
                               "the held-out groups leave them out")
-        cv = None
-        if args.cross_validation:
-            cv = _read_json(args.cross_validation)
         paths = write_report(args.out, results, summary, meta, noise=noise, board_of=pred.board_of, fitted=fitted,
                              cross_validation=cv)
         if not args.json:
@@ -149,16 +153,27 @@ def _calibrate(args) -> int:
     from ..validate.metrics import summarize
     from ..validate.report import format_text_table, summary_rows
 
+    from ..io import check_output_file
+
+    if args.min_mnk < 1:
+        raise InputError(f"--min-mnk must be a positive integer, got {args.min_mnk}")
+    if args.gpu is not None and not args.gpu.strip():
+        raise InputError("--gpu: expected a GPU name as in the measured file's gpu column, got an empty name")
     rows = read_measured_many(args.measured)
     arch = load_arch(args.arch)
+    out = Path(args.out) if args.out else Path(f"{arch.name}-calibrated.toml")
+    check_output_file(out, "calibration override")  # before the long part
+    if args.cv_out:
+        check_output_file(args.cv_out, "cross-validation JSON")
     gpu = args.gpu or DEFAULT_CALIBRATION_GPU.get(arch.name)
     if gpu is None:
         raise InputError(f"cannot tell which GPU's rows belong to arch {arch.name!r}; give --gpu NAME")
     fit_rows, other = cal.split_rows(rows, gpu, args.min_mnk)
     cal.folds_of(fit_rows, args.folds)  # refuse a bad --folds before the long part
 
-    print(f"simulating {len(fit_rows)} {gpu} rows on a {len(cal.EFF_GRID)} x {len(cal.DRAM_GRID)} efficiency grid "
-          f"(dense and 2:4)...", file=sys.stderr)
+    if not args.quiet:
+        print(f"simulating {len(fit_rows)} {gpu} rows on a {len(cal.EFF_GRID)} x {len(cal.DRAM_GRID)} efficiency "
+              "grid (dense and 2:4)...", file=sys.stderr)
     with _progress("grid", args, unit="point") as bar:
         sur = cal.Surrogate(fit_rows, arch, power=not args.no_power, progress=bar)
     params = sur.params
@@ -181,7 +196,6 @@ def _calibrate(args) -> int:
 
     errors = {"fit-set error (surrogate)": brief(fit_res),
               f"{args.folds}-fold cross-validated error (by layer)": brief(cv_res)}
-    out = Path(args.out) if args.out else Path(f"{arch.name}-calibrated.toml")
     header = cal.provenance_lines(args.measured, fit_rows, other, args.min_mnk, errors)
     header += ["", "Fitted parameters (bounds):"]
     for p in params:
@@ -225,12 +239,23 @@ def _calibrate(args) -> int:
     return 0
 
 
-def _read_json(path):
-    from ..errors import InputError
+CV_KEYS = {"cross_validated": dict, "values": dict, "gpu": str, "folds": int, "command": str}
 
+
+def _read_cv(path) -> dict:
+    """The JSON ``calibrate --cv-out`` wrote, with the keys the report uses."""
+    from ..errors import InputError
+    from ..io import decode_text, is_file, read_bytes
+
+    if not is_file(path) and not Path(path).exists():
+        raise InputError(f"cross-validation file {str(path)!r} does not exist")
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"cross-validation file {str(path)!r} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a JSON file `calibrate --cv-out` wrote: {exc}") from None
+        doc = json.loads(decode_text(read_bytes(path, "cross-validation file"), path))
+    except ValueError as exc:
+        raise InputError(f"{path}: not a JSON file `calibrate --cv-out` wrote: {str(exc)[:120]}") from None
+    bad = [k for k, tp in CV_KEYS.items() if not isinstance(doc, dict) or not isinstance(doc.get(k), tp)]
+    if bad:
+        raise InputError(f"{path}: not a JSON file `calibrate --cv-out` wrote (missing or wrong {', '.join(bad)})")
+    if not all(isinstance(v, (int, float)) for v in doc["values"].values()):
+        raise InputError(f"{path}: 'values' must map parameter names to numbers")
+    return doc

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,13 +136,19 @@ def _err(name, line, column, msg):
     return FormatError(f"{name}: line {line}{col}: {msg}")
 
 
+_INT = re.compile(r"[0-9]{1,30}", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?|[+-]?(?:nan|inf|infinity)",
+                    re.ASCII | re.IGNORECASE)
+
+
 def _parse_int(name, line, col, text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise _err(name, line, col, f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise _err(name, line, col, f"expected a positive integer, got {text!r}")
+    from ..timing.limits import DEFAULT_LIMITS
+
+    if not _INT.fullmatch(text) or int(text) <= 0:
+        raise _err(name, line, col, f"expected a positive integer in the digits 0-9, got {text[:40]!r}")
+    value = int(text)
+    if value > DEFAULT_LIMITS.max_dim:
+        raise _err(name, line, col, f"{value} is above the largest GEMM dimension, {DEFAULT_LIMITS.max_dim}")
     return value
 
 
@@ -150,10 +157,9 @@ def _parse_time(name, line, col, text, required):
         if required:
             raise _err(name, line, col, "expected a positive number, got an empty field")
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise _err(name, line, col, f"expected a positive number, got {text!r}") from None
+    if not _FLOAT.fullmatch(text):
+        raise _err(name, line, col, f"expected a positive number in the digits 0-9, got {text[:40]!r}")
+    value = float(text)
     if not math.isfinite(value) or value <= 0:
         raise _err(name, line, col, f"expected a positive finite number, got {text!r}")
     return value
@@ -246,13 +252,12 @@ def parse_measured_text(text: str, name: str = "<text>") -> list[MeasuredRow]:
 
 def read_measured(path) -> list[MeasuredRow]:
     """Read a measured-timing CSV file (see the module docstring for the format)."""
+    from ..io import decode_text, is_file, read_bytes
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"measured-timing file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read measured-timing file {str(path)!r}: {exc}") from None
+    if not is_file(path) and not path.exists():
+        raise InputError(f"measured-timing file {str(path)!r} does not exist")
+    text = decode_text(read_bytes(path, "measured-timing file"), path)  # names the file and line
     return parse_measured_text(text, name=str(path))
 
 

@@ -3,7 +3,7 @@ independent references (see :mod:`.core`), shared by ``tests/test_fuzz_*.py`` an
 ``tools/fuzz.py``.  Importing the package registers every entry point."""
 
 from . import (api_formats, api_kernels, api_layouts, api_masks_io, api_timing, api_workloads, cli, cli_files,  # noqa: F401
-               cli_sweep,
+               cli_sweep, cli_validate,
                config)
 from .core import BAD, ENTRIES, OUTCOMES, Case, Entry, Outcome, case_rng, make_case, pick_entry, run_case
 
