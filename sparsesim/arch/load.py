@@ -309,6 +309,19 @@ def _plain(value):
     return value
 
 
+def _put_override(table: dict, key: str, value, where: str) -> None:
+    """Set ``table[key] = value``; tables given twice (``"sm.count"`` and ``{"sm": {...}}``)
+    merge, and a value set twice is an error naming the key."""
+    if key not in table:
+        table[key] = value
+    elif isinstance(table[key], dict) and isinstance(value, dict):
+        for k, v in value.items():
+            _put_override(table[key], k, v, f"{where} ({key}.{k})")
+    else:
+        raise ConfigError(f"{where}: {key!r} is set twice by these overrides (once as a value or table, "
+                          "once again); give each key once")
+
+
 def derive(arch, overrides: dict, name: str | None = None):
     """A new arch: ``arch`` (name, path or object) with ``overrides`` applied and re-validated.
 
@@ -330,9 +343,7 @@ def derive(arch, overrides: dict, name: str | None = None):
             cur = cur.setdefault(p, {})
             if not isinstance(cur, dict):
                 raise ConfigError(f"overrides of {base.name}: key {key!r} goes inside {p!r}, which is set to a value")
-        if isinstance(cur.get(parts[-1]), dict) and not isinstance(value, dict):
-            raise ConfigError(f"overrides of {base.name}: key {key!r} is both a table and a value")
-        cur[parts[-1]] = _plain(value)
+        _put_override(cur, parts[-1], _plain(value), f"overrides of {base.name}: key {key!r}")
     doc = _merge(doc, nested)
     doc["name"] = name or f"{base.name}+" + ",".join(f"{k}={v}" for k, v in overrides.items())
     return build_arch(doc, f"overrides of {base.name}", source=getattr(base, "source", ""))

@@ -50,10 +50,14 @@ class PatternSpec:
 
 def parse_pattern_list(text) -> list[PatternSpec]:
     """Parse ``"dense,2:4,unstructured:csr"`` (or a list of specs) into :class:`PatternSpec`."""
+    if isinstance(text, (bytes, dict)) or not isinstance(text, str) and not hasattr(text, "__iter__"):
+        raise PatternError(f"sweep patterns must be a text such as 'dense,2:4' or a list of specs, got {text!r:.60}")
     items = text.split(",") if isinstance(text, str) else list(text)
     specs = []
     for raw in items:
-        s = str(raw).strip().lower()
+        if not isinstance(raw, str):
+            raise PatternError(f"sweep pattern {raw!r:.40} is not a text such as '2:4'")
+        s = raw.strip().lower()
         if not s:
             continue
         if s.startswith("unstructured"):

@@ -59,14 +59,17 @@ def from_blocks(b, shape):
     return b.reshape(r // m, c // m, m, m).transpose(0, 2, 1, 3).reshape(r, c)
 
 
-def real_array(x, name) -> np.ndarray:
-    """``x`` (any shape) as a float64 array of finite numbers, or :class:`InputError`."""
+def real_array(x, name, allow_bool: bool = False) -> np.ndarray:
+    """``x`` (an array of any shape but a scalar) as a float64 array of finite numbers, or
+    :class:`InputError`; booleans only where ``allow_bool`` (a mask)."""
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name} must be an array of numbers ({exc})") from None
-    if arr.dtype.kind not in "iufb":
+    if arr.dtype.kind not in ("iufb" if allow_bool else "iuf"):
         raise InputError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise InputError(f"{name} must be an array, got the scalar {x!r:.40}")
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise InputError(f"{name} has NaN/inf entries")
@@ -76,7 +79,7 @@ def real_array(x, name) -> np.ndarray:
 def kept_l1(w, mask) -> float:
     """Sum of |w| over the kept (True) positions of ``mask``."""
     w = real_array(w, "w")
-    mask = real_array(mask, "mask") != 0
+    mask = real_array(mask, "mask", allow_bool=True) != 0
     if w.shape != mask.shape:
         raise InputError(f"mask shape {mask.shape} does not match weight shape {w.shape}")
     return float(np.abs(w.astype(np.float64))[mask].sum())

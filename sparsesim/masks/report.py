@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import write_bytes_atomic, write_text_atomic
+from ._util import check_matrix
 from .diversity import log10_mask_diversity
 from .hierarchical import hierarchical_mask, parse_hierarchical
 from .permute import permutation_cost, search_permutation
@@ -125,6 +126,10 @@ def study(tensors: dict, *, max_sweeps: int = 6, progress=None) -> list:
     layers = linear_layers(tensors)
     if not layers:
         raise InputError("no linear layers (2-D '*.weight' tensors outside the embeddings) in the weights")
+    for name, w in layers:  # every layer checked before the first one runs (and before any progress line)
+        arr = check_matrix(w, f"layer {name!r}")
+        if arr.shape[0] % 8 or arr.shape[1] % 16:
+            raise InputError(f"layer {name!r} of shape {arr.shape}: the study needs rows % 8 == 0 and K % 16 == 0")
     out = []
     for i, (name, w) in enumerate(layers):
         if progress:

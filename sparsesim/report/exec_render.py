@@ -276,7 +276,7 @@ def read_csv(path) -> list:
             if None in r or None in r.values():
                 raise InputError(f"{path}, line {reader.line_num}: {len(r) - (None in r)} fields where the header "
                                  f"has {len(reader.fieldnames)}")
-            rows.append({k: _value(v) for k, v in r.items()})
+            rows.append({k: (v if k in _TEXT else _value(v)) for k, v in r.items()})  # text stays text
     except csv.Error as exc:
         raise InputError(f"{path}, line {reader.line_num}: not a valid CSV line: {exc}") from None
     return rows

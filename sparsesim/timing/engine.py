@@ -180,6 +180,9 @@ class SmGroup:
         return (tuple(round(max(x, 0.0), 6) for x in shared), tuple(round(max(x, 0.0), 6) for x in own))
 
 
+SHARED_PORTS = ("dram", "l2")  # ports every SM shares (the others are per SM)
+
+
 class FastForward:
     """Detects the periodic steady state of a wave and skips whole periods.
 
@@ -308,6 +311,15 @@ class FastForward:
             T, dc = self.period[id(g)][:2]
             return (g.total - g.issued) / dc[0] * T if dc[0] else float("inf")
 
+        # the periods found group by group (loose ones over short windows of a long coupled
+        # hyperperiod) must together fit the shared ports: a skip may not claim more DRAM or
+        # L2 busy time than it spans, or the wave would end early with a port over 100 % busy
+        if any(self.period[id(g)][0] <= 0 for g in running):
+            return
+        for u in SHARED_PORTS:
+            ui = UNITS.index(u)
+            if sum(self.period[id(g)][2][ui] / self.period[id(g)][0] for g in running) > 1.0 + 1e-9:
+                return
         ref = max(running, key=time_left)
         T_ref, dc_ref, _, strict_ref = self.period[id(ref)]
         if dc_ref[0] <= 0 or T_ref <= 0:

@@ -202,8 +202,8 @@ def operand_a_traffic(m, k, dtype, pattern, fmt, arch=None):
     elif pattern.is_nm:
         t = traffic_bytes(m, k, store, f"{pattern.n}:{pattern.m}", fmt, pad=True)
         if arch is not None and (fmt or "index") == "index" and (pattern.n, pattern.m) == arch.sparse_pattern(dtype):
-            t = dict(t)
-            t["metadata"] = int(ceil(t["nnz"] * metadata_bits_per_value(arch, dtype) / 8))
+            t = dict(t)  # each row of metadata starts on a byte, as traffic_bytes counts it
+            t["metadata"] = m * int(ceil(t["nnz"] // m * metadata_bits_per_value(arch, dtype) / 8))
     else:
         t = traffic_bytes(m, k, store, "unstructured", fmt or "csr", density=pattern.density)
     if dtype == "fp4":
