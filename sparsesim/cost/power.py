@@ -102,13 +102,24 @@ def supply_at(node, vdd_boost: float, f_ratio: float) -> float:
         return lo
     if node.delay_factor(hi) >= target:
         return hi
-    for _ in range(_BISECT_STEPS):  # D falls with V: bisect D(V) = target
-        mid = 0.5 * (lo + hi)
-        if node.delay_factor(mid) > target:
-            lo = mid
+    # D falls with V: Newton on the cubic D(V) = target, kept inside the bracket [lo, hi]
+    # (a step that leaves it bisects), to a few ulps in a handful of steps
+    a3, b3, c3, _ = node.delay_vs_vdd
+    v = 0.5 * (lo + hi)
+    for _ in range(_BISECT_STEPS):
+        err = node.delay_factor(v) - target
+        if err > 0:
+            lo = v
         else:
-            hi = mid
-    return 0.5 * (lo + hi)
+            hi = v
+        slope = (3.0 * a3 * v + 2.0 * b3) * v + c3
+        nxt = v - err / slope if slope < 0 else 0.5 * (lo + hi)
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - v) <= 1e-14 * v:
+            return nxt
+        v = nxt
+    return v
 
 
 class PowerModel:
