@@ -510,3 +510,17 @@ def test_table_of_an_earlier_version_is_kept_aside(tmp_path, caplog):
     assert len(kept) == 1 and kept[0].read_text() == text  # nothing lost
     assert res.computed == res.total and read_results(old)
     assert len(caplog.records) == 1 and str(kept[0]) in caplog.records[0].getMessage()
+
+
+def test_custom_evaluator_still_gets_archs_that_load(tmp_path):
+    """Found by tools/fuzz.py: with an evaluator of its own, a sweep did not load its archs
+    up front, so an unknown name became one error row per point."""
+    import sparsesim
+    from sparsesim.errors import ConfigError
+
+    gemms = tmp_path / "g.csv"
+    gemms.write_text("m,n,k\n64,64,64\n")
+    with pytest.raises(ConfigError, match="unknown architecture 'nope'"):
+        sparsesim.sweep("nope", gemms, "dense,2:4", evaluator=fakes.roofline_point, as_frame=False)
+    rows = sparsesim.sweep("a100", gemms, "dense,2:4", evaluator=fakes.roofline_point, as_frame=False)
+    assert len(rows) == 2 and not any(r["error"] for r in rows)

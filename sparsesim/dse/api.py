@@ -77,6 +77,14 @@ def prepare_sweep(arch, workload, patterns=DEFAULT_PATTERNS, densities=DEFAULT_D
     if evaluator is None:
         check_supported(points, real_weights=weights is not None)
         evaluator = simulate_point
+    else:  # a custom evaluator still gets points of archs that load
+        from .sweep import point_arch
+
+        seen = set()
+        for p in points:
+            if (p.arch, p.params) not in seen:
+                seen.add((p.arch, p.params))
+                point_arch(p)
     if weights is not None:
         from .weights import prepare
 

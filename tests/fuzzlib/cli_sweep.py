@@ -24,10 +24,10 @@ DENSITIES = [("0.1,0.5", 2), ("0.25", 1), ("0.5:1.0:0.25", 3), ("0.1:nan:0.1", N
              ("٠.٥", None), ("0.05:1.0:1e-9", None), ("a", None), (",", None)]
 
 
-def _write_gemms(tmp, rng):
+def _write_gemms(tmp, rng, clean=False):
     p = tmp / "g.csv"
     style = rng.integers(10)
-    if style < 8:
+    if style < 8 or clean:
         p.write_text(GEMMS)
         return p, True, 2
     p.write_bytes(pick(rng, [b"m,n,k\n\xff,1,1\n", b"m,n,k\n0,1,1\n", b"m,n,k\n" + str(2**41).encode() + b",1,1\n"]))
@@ -47,22 +47,31 @@ def expected_points(archs, layers, patterns, densities):
     return len(dict.fromkeys(archs)) * layers * per_layer
 
 
+def _valid(table):
+    """The entries of a (value, validity) table that are valid (the happy path)."""
+    return [e for e in table if e[1] is not None and e[1] is not False and e[0]]
+
+
 def gen_sweep(rng, tmp):
-    wl, wv, layers = _write_gemms(tmp, rng)
+    clean = rng.random() < 0.35  # a sweep that must run: its rows are checked point by point
+    wl, wv, layers = _write_gemms(tmp, rng, clean)
     archs, av = [], True
     for _ in range(int(rng.integers(1, 3))):
-        a, ok = pick(rng, ARCHS)
+        a, ok = pick(rng, _valid(ARCHS) if clean else ARCHS)
         archs.append(a)
         av = False if ok is False or av is False else (None if ok is None or av is None else True)
     pats, pv, fmts = [], True, 0
     for _ in range(int(rng.integers(1, 4))):
-        p, kind = pick(rng, PATTERNS)
+        p, kind = pick(rng, [e for e in PATTERNS if e[1] is not None and e[0]] if clean else PATTERNS)
         pats.append(p)
         pv = pv and kind is not None
     if not any(p.strip() for p in pats):
         pv = False
-    dens, dv = pick(rng, DENSITIES)
-    out, ov = _out_path(rng, tmp, pick(rng, [".csv", ".csv", ".sqlite", ".parquet", ".txt"]))
+    dens, dv = pick(rng, _valid(DENSITIES) if clean else DENSITIES)
+    if clean:
+        out, ov = tmp / ("o" + pick(rng, [".csv", ".sqlite", ".parquet"])), True
+    else:
+        out, ov = _out_path(rng, tmp, pick(rng, [".csv", ".csv", ".sqlite", ".parquet", ".txt"]))
     if str(out).endswith(".txt"):
         ov = False
     argv = ["sweep", "--workload", wl, "--patterns", ",".join(pats), "--densities", dens, "--out", out, "--jobs", "1",
@@ -74,7 +83,7 @@ def gen_sweep(rng, tmp):
         valid = False
     elif dv is None:
         valid = valid and None  # a bad grid matters only to unstructured patterns
-    extra = rng.integers(12)
+    extra = 12 if clean else rng.integers(12)
     if extra == 0:
         argv += ["--mode", pick(rng, ["bogus", "exec", "Full", ""])]
         valid = False
@@ -289,18 +298,20 @@ def cli_report(case):
 
 # ------------------------------------------------------------------ sparsesim.sweep and the grid
 def gen_api_sweep(rng, tmp):
-    wl, wv, layers = _write_gemms(tmp, rng)
+    clean = rng.random() < 0.35  # a sweep that must run; its rows are counted
+    wl, wv, layers = _write_gemms(tmp, rng, clean)
+    n = 2 if clean else None
     arch, av = pick(rng, [("a100", True), (["a100", "h100"], True), ("nope", False), (None, False), (5, False),
-                          ([], False), (["a100", "nope"], False)])
+                          ([], False), (["a100", "nope"], False)][:n])
     pats, pv = pick(rng, [("dense,2:4", True), (["dense", "unstructured:csr"], True), ("", False), (None, False),
-                          ([2, 4], False), ("2:4,bogus", False)])
+                          ([2, 4], False), ("2:4,bogus", False)][:n])
     dens, dv = pick(rng, [("0.5", True), ([0.25, 0.5], True), ([True], False), ("0.1:nan:0.1", False), (None, False),
-                          (b"0.5", False)])
+                          (b"0.5", False)][:n])
     kw = {"patterns": pats, "densities": dens, "jobs": 1, "as_frame": False}
     valid = wv and av and pv and (dv or not (isinstance(pats, list) and "unstructured:csr" in pats))
     if not dv and valid:
         valid = None
-    style = rng.integers(10)
+    style = 10 if clean else rng.integers(10)
     if style == 0:
         kw["mode"] = pick(rng, ["bogus", None, 3, "exec"])
         valid = False
@@ -309,7 +320,9 @@ def gen_api_sweep(rng, tmp):
         valid = False
     elif style == 2:
         kw["evaluator"] = pick(rng, [5, "os:getcwd", len, lambda: 1])
-        valid = False
+        # len takes one argument, so it is an evaluator; it fails on each point, and the API
+        # returns those rows with their error (the command line exits 2 for them)
+        valid = False if kw["evaluator"] is not len else (valid and None)
     elif style == 3:
         kw["seed"] = pick(rng, [-1, 1.5, "x"])
         valid = False
@@ -322,10 +335,26 @@ def gen_api_sweep(rng, tmp):
     elif style == 6:
         kw["out"], ov = _out_path(rng, tmp, pick(rng, [".csv", ".txt"]))
         valid = valid and ov and str(kw["out"]).endswith(".csv")
-    return Case((arch, wl), kw, valid, f"sweep({arch!r}, ..., {kw})"[:120], {})
+    expect = None
+    if valid is True:
+        archs = [arch] if isinstance(arch, str) else arch
+        pat_list = pats.split(",") if isinstance(pats, str) else pats
+        expect = expected_points(archs, layers, pat_list, 1 if isinstance(dens, str) else len(dens))
+    return Case((arch, wl), kw, valid, f"sweep({arch!r}, ..., {kw})"[:120], {"expect": expect})
 
 
-@entry("dse.sweep (sparsesim.sweep)", "api", gen_api_sweep, weight=0.5)
+def check_api_sweep(case, rows):
+    want = case.ctx["expect"]
+    if want is None:
+        return None
+    if len(rows) != want:
+        return f"{len(rows)} rows, {want} points planned"
+    if any(r["error"] or not r["seconds"] > 0 for r in rows):
+        return "a row without a result"
+    return None
+
+
+@entry("dse.sweep (sparsesim.sweep)", "api", gen_api_sweep, weight=0.5, check=check_api_sweep)
 def call_api_sweep(case):
     import sparsesim
 
