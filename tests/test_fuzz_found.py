@@ -32,7 +32,7 @@ def test_metadata_rows_start_on_a_byte(arch, m, k, dtype):
 def test_derive_refuses_a_key_given_twice(overrides):
     from sparsesim.arch import derive
 
-    with pytest.raises(ConfigError, match="set twice"):
+    with pytest.raises(ConfigError, match="key .sm.count.* is given twice"):
         derive("a100", overrides)
 
 

@@ -309,17 +309,17 @@ def _plain(value):
     return value
 
 
-def _put_override(table: dict, key: str, value, where: str) -> None:
-    """Set ``table[key] = value``; tables given twice (``"sm.count"`` and ``{"sm": {...}}``)
-    merge, and a value set twice is an error naming the key."""
+def _put_override(table: dict, path: list, value, where: str) -> None:
+    """Set the key ``path[-1]`` of ``table`` (reached by ``path[:-1]``) to ``value``; tables
+    given twice (``"sm.count"`` and ``{"sm": {...}}``) merge, a key given twice is an error."""
+    key = path[-1]
     if key not in table:
         table[key] = value
     elif isinstance(table[key], dict) and isinstance(value, dict):
         for k, v in value.items():
-            _put_override(table[key], k, v, f"{where} ({key}.{k})")
+            _put_override(table[key], path + [k], v, where)
     else:
-        raise ConfigError(f"{where}: {key!r} is set twice by these overrides (once as a value or table, "
-                          "once again); give each key once")
+        raise ConfigError(f"{where}: key {'.'.join(path)!r} is given twice; give each key once")
 
 
 def derive(arch, overrides: dict, name: str | None = None):
@@ -343,7 +343,7 @@ def derive(arch, overrides: dict, name: str | None = None):
             cur = cur.setdefault(p, {})
             if not isinstance(cur, dict):
                 raise ConfigError(f"overrides of {base.name}: key {key!r} goes inside {p!r}, which is set to a value")
-        _put_override(cur, parts[-1], _plain(value), f"overrides of {base.name}: key {key!r}")
+        _put_override(cur, parts, _plain(value), f"overrides of {base.name}")
     doc = _merge(doc, nested)
     doc["name"] = name or f"{base.name}+" + ",".join(f"{k}={v}" for k, v in overrides.items())
     return build_arch(doc, f"overrides of {base.name}", source=getattr(base, "source", ""))
