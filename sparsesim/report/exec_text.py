@@ -17,6 +17,14 @@ def _occ(occ, d, key):
     return float(np.mean([o[key] for o in occ if abs(o["density"] - d) < 1e-12]))
 
 
+def _load(meta) -> str:
+    """How busy the machine was when the report was generated (its wall times depend on it)."""
+    x = meta.get("load_average")
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1e6:
+        return f"1-minute load average {x:.1f} when it ended"
+    return "load average not recorded"
+
+
 def summary(agg, occ) -> dict:
     uns = [d for d in agg if d["pattern"] == "unstructured"]
     dens = sorted({o["density"] for o in occ})
@@ -67,9 +75,9 @@ fed the nominal work).
     {command}
 
 All tables are sums over the 36 layers (errors: mean and worst layer). Generated in
-{meta.get('seconds', 0) / 60:.0f} min on this project's shared 2-core machine while other work ran on it (load
-average 5-8): wall times are noisy; the exec-vs-statistical wall ratio below was measured
-alternating the two in one process. Files: `results.csv` (one row per arch, config and layer),
+{meta.get('seconds', 0) / 60:.0f} min on this project's shared 2-core machine ({_load(meta)}):
+wall times are noisy; the exec-vs-statistical wall ratio below was measured alternating the two
+in one process. Files: `results.csv` (one row per arch, config and layer),
 `summary.csv`, `occupancy.csv`, `timing.csv`, `occupancy.png`, `error.png`.
 
 ## The finding: the same bytes, spread differently, and more work per MMA step
@@ -106,11 +114,15 @@ unstructured runs differ by {s['mult_diff']} % from the statistical ones, and in
 decompress-to-dense), mostly at density 0.3 and for 4:8, where the two sit at their
 break-even (2 passes cost what a dense MMA costs at the configured efficiencies).
 
-**Time.** Kernel time (launch excluded), exec vs statistical: {s['time_diff']} %; exec vs mode
-"full" on the same tile: {s['full_diff']} %. These GEMMs are small (n = {meta.get('tokens', '?')} tokens: one wave of
-small tiles, 4 us of launch against 2-10 us of kernel), so latency, not the MAC array, sets
-most of their time, and the extra passes show as a few percent; on MAC-bound GEMMs the work
-difference above is what would show.
+**Time.** Kernel time (launch excluded), exec vs mode "full" on the same tile: {s['full_diff']} %;
+exec vs statistical: {s['time_diff']} %. The first is the like-for-like comparison: the real
+operands against the nominal work on one data-parallel kernel.  The second is not: the
+statistical mode runs the library's whole algorithm search, split-K and stream-K kernels
+included, while exec mode times only the data-parallel candidates (a split-K kernel would need
+the real operand's partial sums per slice), and on these small GEMMs (n = {meta.get('tokens', '?')} tokens:
+one wave of small tiles, 2-10 us of kernel) split-K wins, so the statistical times are lower.
+Latency, not the MAC array, sets most of their time, and the extra passes show as a few
+percent; on MAC-bound GEMMs the work difference above is what would show.
 
 ## Traffic and work: exec (the real matrix) against statistical (same density, exec's tile)
 
